@@ -1,0 +1,46 @@
+# Entry points. `make demo` builds everything on generated demo data on the local
+# Spark target; `make test` runs the whole test suite. Both set up .venv first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+VENV := .venv
+PY := $(VENV)/bin/python
+DBT := $(VENV)/bin/dbt
+
+export DBT_PROFILES_DIR ?= $(CURDIR)/profiles
+export REES46_WAREHOUSE_DIR ?= $(CURDIR)/warehouse
+export REES46_RAW_DIR ?= $(CURDIR)/data/raw
+DEMO_EVENTS ?= 1000000
+DEMO_SEED ?= 42
+
+.PHONY: setup demo generate build docs test test-python lint clean
+
+$(VENV)/.installed: pyproject.toml adapter/pyproject.toml $(shell find adapter/dbt -type f -name '*.py' -o -name '*.yml' | sort)
+	scripts/setup.sh
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Main job: demo data (unless raw files are already present), dbt build, docs.
+demo: setup generate build docs
+
+generate: setup
+	$(PY) -m datagen --out "$(REES46_RAW_DIR)" --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --if-empty
+
+build: setup
+	$(DBT) build
+
+docs: setup
+	$(DBT) docs generate
+
+# Whole test suite: Python unit tests, dbt builds on generated and real data
+# (driven from pytest), and SQL lint.
+test: setup
+	$(PY) -m pytest
+	$(VENV)/bin/sqlfluff lint models analyses macros tests/dbt
+
+lint: setup
+	$(VENV)/bin/sqlfluff lint models analyses macros tests/dbt
+
+clean:
+	rm -rf target logs warehouse

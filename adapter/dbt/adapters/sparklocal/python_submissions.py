@@ -1,0 +1,62 @@
+"""Run a compiled dbt Python model against a SparkSession.
+
+dbt-spark compiles a Python model into a script that expects a global `spark`
+(as on a Databricks notebook) and ends with `df.write...saveAsTable(...)`.
+These helpers supply that global and execute the script in this process.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from dbt.adapters.base import PythonJobHelper
+from dbt_common.exceptions import DbtRuntimeError
+
+from dbt.adapters.sparklocal.connections import SparkLocalCredentials
+
+
+def run_compiled_model(compiled_code: str, spark: Any, model_name: str) -> None:
+    """Execute the compiled model with `spark` bound, as a notebook would."""
+    namespace: Dict[str, Any] = {"spark": spark, "__name__": f"dbt_python_model_{model_name}"}
+    exec(compile(compiled_code, f"<dbt python model {model_name}>", "exec"), namespace)
+
+
+class SessionPythonJobHelper(PythonJobHelper):
+    """Runs the model in dbt's own in-process SparkSession (`method: session`)."""
+
+    def __init__(self, parsed_model: Dict, credentials: SparkLocalCredentials) -> None:
+        if credentials.method != "session":
+            raise DbtRuntimeError(
+                "submission_method 'session' needs the profile's `method: session`; "
+                "use 'spark_connect' for a Thrift server target"
+            )
+        self.model_name = parsed_model["alias"]
+        self.server_side_parameters = credentials.server_side_parameters
+
+    def submit(self, compiled_code: str) -> None:
+        from pyspark.sql import SparkSession
+
+        # The same builder calls as dbt-spark's session cursor, so getOrCreate()
+        # returns the session dbt's SQL already runs in (one Derby metastore).
+        builder = SparkSession.builder.enableHiveSupport()
+        for key, value in self.server_side_parameters.items():
+            builder = builder.config(key, value)
+        run_compiled_model(compiled_code, builder.getOrCreate(), self.model_name)
+
+
+class SparkConnectPythonJobHelper(PythonJobHelper):
+    """Runs the model through Spark Connect against the server dbt's SQL uses."""
+
+    def __init__(self, parsed_model: Dict, credentials: SparkLocalCredentials) -> None:
+        if not credentials.connect_url:
+            raise DbtRuntimeError(
+                "Python models on this target need `connect_url: sc://host:port` in the profile"
+            )
+        self.model_name = parsed_model["alias"]
+        self.connect_url = credentials.connect_url
+
+    def submit(self, compiled_code: str) -> None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.remote(self.connect_url).getOrCreate()
+        run_compiled_model(compiled_code, spark, self.model_name)

@@ -1,0 +1,93 @@
+{#-
+  Every raw line except header lines, split into its nine fields, typed, and
+  classified: `quarantine_reason` is null for a valid event, else the first
+  check it failed (checks run in the order listed below).
+-#}
+
+with source as (
+
+    select
+        value as raw_line,
+        _metadata.file_name as source_file
+    from {{ source('rees46', 'events_raw') }}
+
+),
+
+data_lines as (
+
+    -- A header line may appear at the top of each file (or be missing);
+    -- it is not an event and is not counted as a raw row.
+    select
+        raw_line,
+        source_file,
+        split(raw_line, ',', -1) as fields
+    from source
+    where lower(trim(raw_line)) not like 'event_time,event_type,%'
+
+),
+
+fields as (
+
+    select
+        raw_line,
+        source_file,
+        size(fields) as field_count,
+        trim(fields[0]) as event_time_text,
+        lower(trim(fields[1])) as event_type_text,
+        trim(fields[2]) as product_id_text,
+        trim(fields[3]) as category_id_text,
+        trim(fields[4]) as category_code_text,
+        trim(fields[5]) as brand_text,
+        trim(fields[6]) as price_text,
+        trim(fields[7]) as user_id_text,
+        trim(fields[8]) as user_session_text
+    from data_lines
+
+),
+
+typed as (
+
+    select
+        *,
+        {{ parse_event_time('event_time_text') }} as event_at,
+        cast(product_id_text as bigint) as product_id,
+        cast(category_id_text as bigint) as category_id,
+        cast(price_text as decimal(12, 2)) as price,
+        cast(user_id_text as bigint) as user_id
+    from fields
+
+),
+
+classified as (
+
+    select
+        *,
+        case
+            when trim(raw_line) = '' then 'blank line'
+            when field_count != 9
+                then concat('expected 9 fields, found ', field_count)
+            when event_at is null then 'unparseable event_time'
+            when event_type_text not in (
+                {%- for event_type in var('accepted_event_types') -%}
+                '{{ event_type }}'{{ ", " if not loop.last }}
+                {%- endfor -%}
+            ) then 'unknown event_type'
+            when not {{ is_integer_text('product_id_text') }} or product_id is null
+                then 'invalid product_id'
+            when category_id_text rlike '^[0-9.]+[eE][+-]?[0-9]+$'
+                then 'category_id in scientific notation (digits lost)'
+            when not {{ is_integer_text('category_id_text') }} or category_id is null
+                then 'invalid category_id'
+            when price_text = '' then 'missing price'
+            when not {{ is_decimal_text('price_text') }} then 'non-numeric price'
+            when price is null then 'price out of range'
+            when price < 0 then 'negative price'
+            when user_id_text = '' then 'missing user_id'
+            when not {{ is_integer_text('user_id_text') }} or user_id is null
+                then 'invalid user_id'
+        end as quarantine_reason
+    from typed
+
+)
+
+select * from classified
