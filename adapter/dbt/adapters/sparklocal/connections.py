@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from dbt.adapters.spark.connections import SparkConnectionManager, SparkCredentials
 
@@ -19,5 +19,25 @@ class SparkLocalCredentials(SparkCredentials):
         return "sparklocal"
 
 
+def escape_spark_string(value: Any) -> Any:
+    """Escape a string for the inside of a Spark SQL '...' literal.
+
+    dbt-spark's session cursor wraps string bindings in quotes without escaping
+    them, so a seed value such as "Can't Lose Them" breaks the INSERT. Other
+    values pass through unchanged.
+    """
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("'", "\\'")
+    return value
+
+
 class SparkLocalConnectionManager(SparkConnectionManager):
     TYPE = "sparklocal"
+
+    def add_query(self, sql: str, auto_begin: bool = True, bindings: Optional[Any] = None,
+                  abridge_sql_log: bool = False, *args: Any, **kwargs: Any) -> Any:
+        # Only the session method formats bindings into the SQL text itself;
+        # PyHive (thrift) escapes them on its own.
+        if bindings and self.profile.credentials.method == "session":
+            bindings = [escape_spark_string(value) for value in bindings]
+        return super().add_query(sql, auto_begin, bindings, abridge_sql_log, *args, **kwargs)

@@ -1,0 +1,273 @@
+"""Entry points for the dbt Python models: pandas in, pandas out.
+
+    result = train_or_load("purchase_propensity", training_pdf, model_dir, retrain=False)
+    metrics = metrics_frame([result, cart_result])
+    scores = score_purchase(result, training_pdf)        # uses rows with split == 'score'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ml.evaluate import IMPORTANCE_COLUMNS, METRIC_COLUMNS, compute_metrics, feature_importance, metrics_row
+from ml.models import FittedModel, fit_estimator
+from ml.persist import load_latest, save_model
+from ml.preprocess import require_columns
+from ml.settings import Settings
+from ml.splits import available_evaluations, build_evaluation
+from ml.tasks import CART_TASK, FORECAST, PURCHASE_TASK, SAME_WINDOW, TaskSpec, get_task
+
+log = logging.getLogger(__name__)
+
+PURCHASE_SCORE_COLUMNS = ["user_id", "purchase_probability", "predicted_purchase", "model", "model_version", "scored_at"]
+CART_SCORE_COLUMNS = [
+    "cart_event_id",
+    "user_id",
+    "product_id",
+    "cart_at",
+    "purchase_probability",
+    "predicted_purchase",
+    "model",
+    "model_version",
+    "scored_at",
+]
+
+
+@dataclass
+class TaskResult:
+    """Fitted models for one task plus their metrics and importances."""
+
+    task: str
+    models: dict[tuple[str, str], FittedModel]  # (model name, evaluation) -> model
+    metrics: pd.DataFrame  # METRIC_COLUMNS, one row per model and evaluation
+    importance: pd.DataFrame  # IMPORTANCE_COLUMNS, forecast models only
+    reused: bool = False  # True when loaded from model_dir instead of trained
+    model_versions: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def get(self, model: str, evaluation: str = FORECAST) -> FittedModel:
+        try:
+            return self.models[(model, evaluation)]
+        except KeyError:
+            raise KeyError(f"{self.task}: no {model!r} model for {evaluation!r}; have {sorted(self.models)}") from None
+
+    def best_model(self, evaluation: str = FORECAST) -> str:
+        """Non-baseline model with the highest AUC (NaN counts as worst); ties -> xgboost first."""
+        candidates = [m for (m, e) in self.models if e == evaluation and m != "baseline"]
+        if not candidates:
+            return "baseline"
+        order = {"xgboost": 0, "logistic_regression": 1}
+
+        def key(name: str) -> tuple[float, int]:
+            auc = self.models[(name, evaluation)].metrics.get("auc_roc", math.nan)
+            return (-auc if auc == auc else math.inf, order.get(name, 9))
+
+        return min(candidates, key=key)
+
+
+def _result(task: str, models: dict[tuple[str, str], FittedModel], reused: bool) -> TaskResult:
+    metrics = _metrics_from_rows([m.metrics for m in models.values()])
+    importance = [feature_importance(m) for (_, e), m in models.items() if e == FORECAST]
+    importance_df = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+    return TaskResult(
+        task=task,
+        models=models,
+        metrics=metrics,
+        importance=importance_df,
+        reused=reused,
+        model_versions={k: m.model_version for k, m in models.items()},
+    )
+
+
+def train_task(task: str, training: pd.DataFrame, settings: Settings | None = None) -> TaskResult:
+    """Fit and evaluate every configured model for every evaluation the frame supports."""
+    settings = settings or Settings()
+    spec = get_task(task)
+    trained_at = pd.Timestamp.now(tz="UTC")
+    stamp = trained_at.strftime("%Y%m%dT%H%M%S%fZ")
+    models: dict[tuple[str, str], FittedModel] = {}
+    for evaluation in available_evaluations(spec, training):
+        data = build_evaluation(spec, training, evaluation, settings)
+        log.info("%s/%s: %d train rows, %d test rows", task, evaluation, len(data.y_train), len(data.y_test))
+        for name in settings.models:
+            estimator = fit_estimator(
+                name,
+                data.X_train,
+                data.y_train,
+                numeric=data.numeric,
+                categorical=data.categorical,
+                log_features=spec.log_features,
+                settings=settings,
+                valid_mask=data.valid_mask,
+            )
+            fitted = FittedModel(
+                task=task,
+                model=name,
+                evaluation=evaluation,
+                estimator=estimator,
+                numeric_features=data.numeric,
+                categorical_features=data.categorical,
+                model_version=f"{task}-{name}-{evaluation}-{stamp}",
+                trained_at=trained_at,
+                threshold=settings.threshold,
+                window=data.window,
+                settings=settings.to_dict(),
+            )
+            proba = fitted.predict_proba(data.X_test)
+            fitted.metrics = metrics_row(fitted, compute_metrics(data.y_test, proba, settings.threshold), len(data.y_train))
+            models[(name, evaluation)] = fitted
+    return _result(task, models, reused=False)
+
+
+def _load_saved(spec: TaskSpec, model_dir: Path, settings: Settings) -> dict[tuple[str, str], FittedModel] | None:
+    """Latest saved models for the task, or None if any forecast model is missing/stale."""
+    loaded: dict[tuple[str, str], FittedModel] = {}
+    for evaluation in spec.evaluations:
+        for name in settings.models:
+            fitted = load_latest(model_dir, spec.name, name, evaluation)
+            # A model saved with a different feature list predates a code change: retrain.
+            if fitted is not None and fitted.features == spec.features(evaluation):
+                loaded[(name, evaluation)] = fitted
+            elif evaluation == FORECAST:
+                return None  # forecast models are required for scoring
+    return loaded
+
+
+def train_or_load(
+    task: str, training: pd.DataFrame, model_dir: str | Path, retrain: bool, settings: Settings | None = None
+) -> TaskResult:
+    """Reuse the latest saved models (and their saved metrics) unless `retrain`.
+
+    Reuse requires a saved forecast model for every configured model with the
+    current feature list; otherwise everything is trained and saved. With
+    reuse, `training` is not read and current `settings` do not apply.
+    """
+    settings = settings or Settings()
+    spec = get_task(task)
+    model_dir = Path(model_dir)
+    if not retrain:
+        loaded = _load_saved(spec, model_dir, settings)
+        if loaded is not None:
+            log.info("%s: reusing saved models %s", task, sorted(m.model_version for m in loaded.values()))
+            return _result(task, loaded, reused=True)
+        log.info("%s: no complete saved model set in %s; training", task, model_dir)
+    result = train_task(task, training, settings)
+    for fitted in result.models.values():
+        save_model(fitted, model_dir)
+    return result
+
+
+def _metrics_from_rows(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    floats = ["auc_roc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall", "threshold", "positive_rate_test"]
+    frame[floats] = frame[floats].astype("float64")
+    frame[["n_train", "n_test"]] = frame[["n_train", "n_test"]].astype("int64")
+    frame["trained_at"] = pd.to_datetime(frame["trained_at"], utc=True)
+    return frame.sort_values(["task", "evaluation", "model"]).reset_index(drop=True)
+
+
+def metrics_frame(results: list[TaskResult]) -> pd.DataFrame:
+    """All metrics rows of several tasks, exactly METRIC_COLUMNS.
+
+    Window bounds are `datetime.date` objects (Spark DATE); trained_at is a
+    tz-aware UTC timestamp.
+    """
+    rows = [m.metrics for r in results for m in r.models.values()]
+    return _metrics_from_rows(rows)
+
+
+def importance_frame(results: list[TaskResult]) -> pd.DataFrame:
+    """All feature-importance rows of several tasks, exactly IMPORTANCE_COLUMNS."""
+    frames = [r.importance for r in results if not r.importance.empty]
+    if not frames:
+        return pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[IMPORTANCE_COLUMNS]
+
+
+ModelSource = TaskResult | FittedModel | Mapping[tuple[str, str], FittedModel]
+
+
+def _pick(source: ModelSource, task: str, model: str | None) -> FittedModel:
+    """Resolve the forecast model used for scoring (default: best by forecast AUC)."""
+    if isinstance(source, FittedModel):
+        fitted = source
+    else:
+        result = source if isinstance(source, TaskResult) else _result(task, dict(source), reused=True)
+        fitted = result.get(model or result.best_model(FORECAST), FORECAST)
+    if fitted.task != task:
+        raise ValueError(f"model is for task {fitted.task!r}, not {task!r}")
+    if fitted.evaluation == SAME_WINDOW:
+        raise ValueError("same_window models are not forecasts and must not be used for scoring")
+    return fitted
+
+
+def _score(
+    task: str,
+    source: ModelSource,
+    rows: pd.DataFrame,
+    model: str | None,
+    threshold: float | None,
+    key_columns: list[str],
+    columns: list[str],
+) -> pd.DataFrame:
+    spec = get_task(task)
+    fitted = _pick(source, task, model)
+    if "split" in rows.columns:  # allow passing the whole training table
+        rows = rows.loc[rows["split"].astype(str) == spec.score_split]
+    require_columns(rows, key_columns, f"{task} score rows")
+    key = spec.keys[0]
+    if rows[key].duplicated().any():
+        raise ValueError(f"{task} score rows: {int(rows[key].duplicated().sum())} duplicated {key} values")
+    cut = fitted.threshold if threshold is None else float(threshold)
+    proba = fitted.predict_proba(rows)
+    out = rows[key_columns].reset_index(drop=True).copy()
+    if "user_id" in out and not out["user_id"].isna().any():
+        out["user_id"] = out["user_id"].astype("int64")
+    out["purchase_probability"] = proba.astype("float64")
+    out["predicted_purchase"] = (proba >= cut).astype("int64")
+    out["model"] = fitted.model
+    out["model_version"] = fitted.model_version
+    out["scored_at"] = pd.Series(pd.Timestamp.now(tz="UTC"), index=out.index, dtype="datetime64[ns, UTC]")
+    return out[columns]
+
+
+def score_purchase(
+    source: ModelSource, score_rows: pd.DataFrame, model: str | None = None, threshold: float | None = None
+) -> pd.DataFrame:
+    """Purchase propensity per user for `score` rows.
+
+    model=None picks the non-baseline forecast model with the best forecast
+    AUC. If `score_rows` has a `split` column, only split == 'score' is used.
+    Returns PURCHASE_SCORE_COLUMNS, one row per user_id.
+    """
+    return _score(PURCHASE_TASK, source, score_rows, model, threshold, ["user_id"], PURCHASE_SCORE_COLUMNS)
+
+
+def score_carts(
+    source: ModelSource, open_carts: pd.DataFrame, model: str | None = None, threshold: float | None = None
+) -> pd.DataFrame:
+    """Conversion probability per open cart (for retargeting).
+
+    If `open_carts` has a `split` column only split == 'open' is used.
+    Returns CART_SCORE_COLUMNS, one row per cart_event_id (cart_at passed through).
+    """
+    keys = ["cart_event_id", "user_id", "product_id", "cart_at"]
+    return _score(CART_TASK, source, open_carts, model, threshold, keys, CART_SCORE_COLUMNS)
+
+
+__all__ = [
+    "CART_SCORE_COLUMNS",
+    "PURCHASE_SCORE_COLUMNS",
+    "TaskResult",
+    "importance_frame",
+    "metrics_frame",
+    "score_carts",
+    "score_purchase",
+    "train_or_load",
+    "train_task",
+]

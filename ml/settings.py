@@ -1,0 +1,56 @@
+"""Tunable settings shared by training, evaluation and scoring."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MODEL_NAMES: tuple[str, ...] = ("baseline", "logistic_regression", "xgboost")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Model and evaluation settings.
+
+    threshold: probability at or above which a row is predicted positive for
+        accuracy/precision/recall and `predicted_purchase`. 0.5 is the neutral
+        default; with rare positives it makes precision/recall conservative,
+        which is why the threshold-free AUC / PR-AUC are the headline metrics.
+    """
+
+    threshold: float = 0.5
+    seed: int = 42
+    models: tuple[str, ...] = MODEL_NAMES
+    # Logistic regression (L2). C is the inverse regularisation strength.
+    lr_C: float = 1.0
+    lr_max_iter: int = 2000
+    # XGBoost. n_estimators is an upper bound; early stopping picks the count.
+    xgb_n_estimators: int = 400
+    xgb_learning_rate: float = 0.05
+    xgb_max_depth: int = 6
+    xgb_early_stopping_rounds: int = 30
+    xgb_n_jobs: int = 2
+    # Share of TRAIN rows held out for XGBoost early stopping.
+    validation_fraction: float = 0.2
+    # Share of same_window rows used as its test set (random, stratified).
+    same_window_test_fraction: float = 0.3
+    # Categoricals keep their top_k most frequent levels; the rest -> 'other'.
+    top_k: int = 20
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+        for name in ("validation_fraction", "same_window_test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must be in (0, 1), got {value}")
+        unknown = [m for m in self.models if m not in MODEL_NAMES]
+        if unknown or not self.models:
+            raise ValueError(f"models must be a non-empty subset of {MODEL_NAMES}, got {self.models}")
+        if self.top_k < 1:
+            raise ValueError("top_k must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["models"] = list(self.models)
+        return d

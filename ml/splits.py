@@ -1,0 +1,183 @@
+"""Train/test/validation splits per (task, evaluation), with leakage guards.
+
+forecast     : fit on `train` rows, evaluate on the later `test` rows. Guards:
+               purchase task -> every train label window ends before any test
+               label window starts; cart task -> every test cart is at or after
+               every train cart.
+same_window  : (purchase task only) random stratified split of `same_window`
+               rows; reproduces the published, non-forecast setup.
+Validation   : rows carved from TRAIN only (never from test) for XGBoost early
+               stopping: the latest share by time when rows have a time order
+               (cart task), else a seeded stratified random share (the purchase
+               train rows share one window, so time cannot order them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from ml.preprocess import date_bounds, labels, prepare_features, require_columns, timestamps
+from ml.settings import Settings
+from ml.tasks import FORECAST, LABEL, SAME_WINDOW, TaskSpec
+
+WINDOW_KEYS = ("train_start", "train_end", "test_start", "test_end")
+
+
+@dataclass
+class EvaluationData:
+    """Prepared matrices for one (task, evaluation)."""
+
+    task: str
+    evaluation: str
+    numeric: list[str]
+    categorical: list[str]
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+    valid_mask: np.ndarray  # bool per train row: held out for early stopping
+    window: dict[str, dt.date | None] = field(default_factory=dict)
+    train_rows: pd.DataFrame | None = None  # raw rows (keys, times), aligned with X_train
+    test_rows: pd.DataFrame | None = None  # raw rows, aligned with X_test
+
+    @property
+    def features(self) -> list[str]:
+        return self.numeric + self.categorical
+
+
+def _rows(frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    return frame.loc[frame["split"].astype(str) == split]
+
+
+def stratified_mask(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Seeded random boolean mask selecting ~fraction of rows, stratified when possible."""
+    n = len(y)
+    mask = np.zeros(n, dtype=bool)
+    n_pick = int(round(n * fraction))
+    if n_pick == 0 or n_pick == n:
+        return mask
+    counts = np.bincount(y, minlength=2)
+    # train_test_split cannot stratify a class with fewer than 2 members.
+    stratify = y if counts.min() >= 2 and min(n_pick, n - n_pick) >= 2 else None
+    _, picked = train_test_split(np.arange(n), test_size=n_pick, random_state=seed, stratify=stratify)
+    mask[picked] = True
+    return mask
+
+
+def latest_mask(times: pd.Series, fraction: float) -> np.ndarray:
+    """Boolean mask of the latest ~fraction of rows by time.
+
+    Rows tied with the cut-off time all go to the held-out side, so every kept
+    row is strictly earlier than every held-out row.
+    """
+    t = timestamps(times).to_numpy()
+    n = len(t)
+    n_pick = int(round(n * fraction))
+    if n_pick == 0:
+        return np.zeros(n, dtype=bool)
+    cutoff = np.sort(t)[n - n_pick]
+    return t >= cutoff
+
+
+def check_time_order(train_times: pd.Series, test_times: pd.Series) -> None:
+    """Raise if any test row is earlier than the latest train row."""
+    if len(train_times) == 0 or len(test_times) == 0:
+        return
+    train_max, test_min = timestamps(train_times).max(), timestamps(test_times).min()
+    if test_min < train_max:
+        raise ValueError(
+            f"time split violated: a test row ({test_min}) is earlier than the latest train row "
+            f"({train_max}); the forecast evaluation would train on the future"
+        )
+
+
+def check_label_windows(train: pd.DataFrame, test: pd.DataFrame) -> None:
+    """Raise if any train label window ends after a test label window starts."""
+    if train.empty or test.empty:
+        return
+    train_end = pd.to_datetime(train["label_end_date"]).max()
+    test_start = pd.to_datetime(test["label_start_date"]).min()
+    if pd.isna(train_end) or pd.isna(test_start):
+        raise ValueError("train/test rows need non-null label_start_date/label_end_date")
+    if train_end > test_start:
+        raise ValueError(
+            f"label windows overlap: train labels run to {train_end.date()} but test labels start "
+            f"{test_start.date()}; the forecast evaluation would see test-period outcomes"
+        )
+
+
+def _matrices(spec: TaskSpec, evaluation: str, rows: pd.DataFrame, what: str) -> tuple[pd.DataFrame, np.ndarray]:
+    X = prepare_features(rows, spec.numeric(evaluation), spec.categorical(evaluation))
+    return X, labels(rows, what)
+
+
+def build_evaluation(
+    spec: TaskSpec, training: pd.DataFrame, evaluation: str, settings: Settings
+) -> EvaluationData:
+    """Split `training` for one evaluation and prepare features/labels."""
+    require_columns(training, ["split", LABEL, *spec.features(evaluation)], f"{spec.name} training frame")
+    if evaluation == FORECAST:
+        train, test = _rows(training, spec.train_split), _rows(training, spec.test_split)
+    elif evaluation == SAME_WINDOW and spec.same_window_split:
+        rows = _rows(training, spec.same_window_split)
+        is_test = stratified_mask(labels(rows, "same_window rows"), settings.same_window_test_fraction, settings.seed)
+        train, test = rows.loc[~is_test], rows.loc[is_test]
+    else:
+        raise ValueError(f"task {spec.name!r} has no evaluation {evaluation!r}")
+    if train.empty:
+        raise ValueError(f"{spec.name}/{evaluation}: no training rows")
+
+    if spec.time_column:  # cart task: ordered by cart time
+        require_columns(training, [spec.time_column], f"{spec.name} training frame")
+        if evaluation == FORECAST:
+            check_time_order(train[spec.time_column], test[spec.time_column])
+        # Sort so that positional masks and any later inspection follow time.
+        train = train.sort_values(spec.time_column, kind="stable")
+        valid_mask = latest_mask(train[spec.time_column], settings.validation_fraction)
+        date_col = spec.date_column if spec.date_column in training.columns else spec.time_column
+        train_start, train_end = date_bounds(train[date_col], end_exclusive_from_max=True)
+        test_start, test_end = date_bounds(test[date_col], end_exclusive_from_max=True)
+    else:  # purchase task: rows carry explicit feature/label windows
+        require_columns(training, ["feature_start_date", "feature_end_date"], f"{spec.name} training frame")
+        y_tmp = labels(train, f"{evaluation} train rows")
+        valid_mask = stratified_mask(y_tmp, settings.validation_fraction, settings.seed)
+        if evaluation == FORECAST:
+            require_columns(training, ["label_start_date", "label_end_date"], f"{spec.name} training frame")
+            check_label_windows(train, test)
+            # Train/test windows span feature start .. label end (end exclusive).
+            train_start, train_end = date_bounds(train["feature_start_date"])[0], date_bounds(train["label_end_date"])[1]
+            test_start, test_end = date_bounds(test["feature_start_date"])[0], date_bounds(test["label_end_date"])[1]
+        else:  # same window: features and label share [feature_start, feature_end)
+            train_start, train_end = date_bounds(train["feature_start_date"])[0], date_bounds(train["feature_end_date"])[1]
+            test_start, test_end = date_bounds(test["feature_start_date"])[0], date_bounds(test["feature_end_date"])[1]
+
+    X_train, y_train = _matrices(spec, evaluation, train, f"{evaluation} train rows")
+    X_test, y_test = _matrices(spec, evaluation, test, f"{evaluation} test rows")
+    return EvaluationData(
+        task=spec.name,
+        evaluation=evaluation,
+        numeric=spec.numeric(evaluation),
+        categorical=spec.categorical(evaluation),
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        valid_mask=valid_mask,
+        window=dict(zip(WINDOW_KEYS, (train_start, train_end, test_start, test_end), strict=True)),
+        train_rows=train,
+        test_rows=test,
+    )
+
+
+def available_evaluations(spec: TaskSpec, training: pd.DataFrame) -> list[str]:
+    """Evaluations the frame supports: forecast always; same_window if its rows exist."""
+    out = [FORECAST]
+    if spec.same_window_split and "split" in training.columns:
+        if (training["split"].astype(str) == spec.same_window_split).any():
+            out.append(SAME_WINDOW)
+    return out

@@ -1,0 +1,1 @@
+{{ demand_ranking('brand', 'brand') }}

@@ -1,0 +1,1 @@
+{{ demand_ranking('category_code', 'category_code') }}

@@ -1,0 +1,1 @@
+{{ demand_ranking('category_l1', 'category_l1') }}

@@ -1,0 +1,1 @@
+{{ funnel_by_dimension('brand', 'brand') }}

@@ -1,0 +1,1 @@
+{{ funnel_by_dimension('category_l1', 'category_l1') }}

@@ -1,0 +1,91 @@
+{#- Activity by ISO weekday x hour of day (UTC): the full 7 x 24 grid, zeros
+    where nothing happened, ready for a heat map. -#}
+
+with events as (
+
+    select
+        event_date,
+        event_weekday,
+        event_hour,
+        event_type,
+        user_id,
+        price
+    from {{ ref('int_events_sessionised') }}
+
+),
+
+grid as (
+
+    select
+        weekday.event_weekday,
+        hour.event_hour
+    from (select explode(sequence(1, 7)) as event_weekday) as weekday
+    cross join (select explode(sequence(0, 23)) as event_hour) as hour
+
+),
+
+days_per_weekday as (
+
+    -- how many calendar days of each weekday the data covers, for per-day averages
+    select
+        event_weekday,
+        count(distinct event_date) as days_observed
+    from events
+    group by event_weekday
+
+),
+
+cells as (
+
+    select
+        event_weekday,
+        event_hour,
+        count(*) as events,
+        {{ funnel_event_counts() }},
+        count(distinct user_id) as unique_users,
+        {{ purchase_revenue() }} as revenue
+    from events
+    group by event_weekday, event_hour
+
+),
+
+totals as (
+
+    select count(*) as all_events from events
+
+),
+
+final as (
+
+    select
+        grid.event_weekday,
+        case grid.event_weekday
+            when 1 then 'Mon' when 2 then 'Tue' when 3 then 'Wed' when 4 then 'Thu'
+            when 5 then 'Fri' when 6 then 'Sat' else 'Sun'
+        end as event_weekday_name,
+        grid.event_hour,
+        coalesce(cells.events, 0) as events,
+        coalesce(cells.views, 0) as views,
+        coalesce(cells.carts, 0) as carts,
+        coalesce(cells.purchases, 0) as purchases,
+        coalesce(cells.remove_from_carts, 0) as remove_from_carts,
+        coalesce(cells.unique_users, 0) as unique_users,
+        coalesce(cells.revenue, 0) as revenue,
+        coalesce(days_per_weekday.days_observed, 0) as days_observed,
+        {{ safe_divide('coalesce(cells.events, 0)', 'days_per_weekday.days_observed') }}
+            as avg_events_per_day,
+        {{ safe_divide('coalesce(cells.events, 0)', 'totals.all_events') }} as share_of_events,
+        {{ safe_divide('cells.carts', 'cells.views') }} as view_to_cart_rate,
+        {{ safe_divide('cells.purchases', 'cells.carts') }} as cart_to_purchase_rate,
+        {{ safe_divide('cells.purchases', 'cells.views') }} as view_to_purchase_rate
+    from grid
+    cross join totals
+    left join cells
+        on grid.event_weekday = cells.event_weekday
+        and grid.event_hour = cells.event_hour
+    left join days_per_weekday
+        on grid.event_weekday = days_per_weekday.event_weekday
+
+)
+
+select * from final
