@@ -37,10 +37,10 @@ docs: setup
 # (driven from pytest), and SQL lint.
 test: setup
 	$(PY) -m pytest
-	$(VENV)/bin/sqlfluff lint models analyses macros tests/dbt
+	$(VENV)/bin/sqlfluff lint models analyses tests/dbt
 
 lint: setup
-	$(VENV)/bin/sqlfluff lint models analyses macros tests/dbt
+	$(VENV)/bin/sqlfluff lint models analyses tests/dbt
 
 clean:
 	rm -rf target logs warehouse

@@ -42,17 +42,12 @@
     `<column>_log_stddev` of `stats` (see log_moments); 0 when the deviation is
     0 or undefined (all users alike, or a single user). -#}
 {% macro log_zscore(column, relation, stats='stats') -%}
-    coalesce(
-        (log1p({{ relation }}.{{ column }}) - {{ stats }}.{{ column }}_log_mean)
-        / nullif({{ stats }}.{{ column }}_log_stddev, 0),
-        0
-    )
+    coalesce((log1p({{ relation }}.{{ column }}) - {{ stats }}.{{ column }}_log_mean) / nullif({{ stats }}.{{ column }}_log_stddev, 0), 0)
 {%- endmacro %}
 
 {#- The population mean and sample standard deviation of log(1 + column). -#}
 {% macro log_moments(column) -%}
-    avg(log1p({{ column }})) as {{ column }}_log_mean,
-    stddev_samp(log1p({{ column }})) as {{ column }}_log_stddev
+    avg(log1p({{ column }})) as {{ column }}_log_mean, stddev_samp(log1p({{ column }})) as {{ column }}_log_stddev
 {%- endmacro %}
 
 {#- The analysis date for recency: the var when set, else the day after the

@@ -53,7 +53,7 @@ purchases_after_cart as (
     inner join purchases
         on carts.user_id = purchases.user_id
         and carts.product_id = purchases.product_id
-        and purchases.purchase_at >= carts.first_cart_at
+        and carts.first_cart_at <= purchases.purchase_at
     group by carts.user_id, carts.product_id
 
 ),
@@ -70,8 +70,10 @@ final as (
         carts.cart_events,
         purchases_after_cart.first_purchase_after_cart_at,
         purchases_after_cart.first_purchase_after_cart_at is not null as purchased_after_cart,
-        (unix_timestamp(purchases_after_cart.first_purchase_after_cart_at)
-            - unix_timestamp(carts.first_cart_at)) / 3600.0 as hours_to_purchase
+        (
+            unix_timestamp(purchases_after_cart.first_purchase_after_cart_at)
+            - unix_timestamp(carts.first_cart_at)
+        ) / 3600.0 as hours_to_purchase
     from carts
     left join purchases_after_cart
         on carts.user_id = purchases_after_cart.user_id

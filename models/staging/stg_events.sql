@@ -24,30 +24,22 @@ with event_lines as (
 
 ),
 
-{% if is_incremental() %}
-new_file_dates as (
-
-    select distinct to_date(event_at) as event_date
-    from event_lines
-    where source_file not in (select distinct source_file from {{ this }})
-
-),
-
 lines_to_process as (
 
     select event_lines.*
     from event_lines
-    inner join new_file_dates
-        on to_date(event_lines.event_at) = new_file_dates.event_date
+    {%- if is_incremental() %} -- noqa: disable=LT02
+    -- only the dates that files not loaded before contribute to
+    where to_date(event_lines.event_at) in (
+        select to_date(new_lines.event_at)
+        from event_lines as new_lines
+        where new_lines.source_file not in (
+            select loaded.source_file from {{ this }} as loaded
+        )
+    )
+    {%- endif %} -- noqa: enable=LT02
 
 ),
-{% else %}
-lines_to_process as (
-
-    select * from event_lines
-
-),
-{% endif %}
 
 normalised as (
 

@@ -27,41 +27,23 @@ stage_sessions as (
 
 stages as (
 
+    {%- set stages = [
+        (1, 'session', 'all_sessions', 'all_sessions - viewed_sessions', 'cast(null as bigint)'),
+        (2, 'viewed', 'viewed_sessions', 'viewed_sessions - carted_sessions', 'all_sessions'),
+        (3, 'carted', 'carted_sessions', 'carted_sessions - purchased_sessions', 'viewed_sessions'),
+        (4, 'purchased', 'purchased_sessions', 'purchased_sessions', 'carted_sessions'),
+    ] %}
+    {% for order, name, reaching, ending, previous in stages %}
     select
-        1 as stage_order,
-        'session' as stage,
-        all_sessions as sessions_reaching_stage,
-        all_sessions - viewed_sessions as sessions_ending_at_stage,
-        cast(null as bigint) as sessions_at_previous_stage,
-        all_sessions as all_sessions
+        {{ order }} as stage_order,
+        '{{ name }}' as stage,
+        {{ reaching }} as sessions_reaching_stage,
+        {{ ending }} as sessions_ending_at_stage,
+        {{ previous }} as sessions_at_previous_stage,
+        all_sessions as sessions_in_total
     from stage_sessions
-    union all
-    select
-        2,
-        'viewed',
-        viewed_sessions,
-        viewed_sessions - carted_sessions,
-        all_sessions,
-        all_sessions
-    from stage_sessions
-    union all
-    select
-        3,
-        'carted',
-        carted_sessions,
-        carted_sessions - purchased_sessions,
-        viewed_sessions,
-        all_sessions
-    from stage_sessions
-    union all
-    select
-        4,
-        'purchased',
-        purchased_sessions,
-        purchased_sessions,
-        carted_sessions,
-        all_sessions
-    from stage_sessions
+    {{ 'union all' if not loop.last }}
+    {% endfor %}
 
 ),
 
@@ -72,7 +54,7 @@ final as (
         stage,
         sessions_reaching_stage,
         sessions_ending_at_stage,
-        {{ safe_divide('sessions_reaching_stage', 'all_sessions') }} as share_of_all_sessions,
+        {{ safe_divide('sessions_reaching_stage', 'sessions_in_total') }} as share_of_all_sessions,
         {{ safe_divide('sessions_reaching_stage', 'sessions_at_previous_stage') }}
             as conversion_from_previous_stage,
         sessions_at_previous_stage - sessions_reaching_stage as drop_off_from_previous_stage,

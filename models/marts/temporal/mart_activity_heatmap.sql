@@ -14,13 +14,25 @@ with events as (
 
 ),
 
+weekdays as (
+
+    select explode(sequence(1, 7)) as event_weekday
+
+),
+
+hours as (
+
+    select explode(sequence(0, 23)) as event_hour
+
+),
+
 grid as (
 
     select
-        weekday.event_weekday,
-        hour.event_hour
-    from (select explode(sequence(1, 7)) as event_weekday) as weekday
-    cross join (select explode(sequence(0, 23)) as event_hour) as hour
+        weekdays.event_weekday,
+        hours.event_hour
+    from weekdays
+    cross join hours
 
 ),
 

@@ -25,8 +25,8 @@ ranked as (
 
     select
         *,
-        rank() over (order by events desc, event_hour) as events_rank,
-        rank() over (order by purchases desc, event_hour) as purchases_rank,
+        rank() over (order by events desc, event_hour asc) as events_rank,
+        rank() over (order by purchases desc, event_hour asc) as purchases_rank,
         {{ safe_divide('events', 'sum(events) over ()') }} as share_of_events,
         {{ safe_divide('purchases', 'sum(purchases) over ()') }} as share_of_purchases
     from hourly

@@ -7,9 +7,9 @@
 with source as (
 
     select
-        value as raw_line,
-        _metadata.file_name as source_file
-    from {{ source('rees46', 'events_raw') }}
+        raw_lines.value as raw_line,
+        raw_lines._metadata.file_name as source_file
+    from {{ source('rees46', 'events_raw') }} as raw_lines
 
 ),
 
@@ -67,11 +67,8 @@ classified as (
             when field_count != 9
                 then concat('expected 9 fields, found ', field_count)
             when event_at is null then 'unparseable event_time'
-            when event_type_text not in (
-                {%- for event_type in var('accepted_event_types') -%}
-                '{{ event_type }}'{{ ", " if not loop.last }}
-                {%- endfor -%}
-            ) then 'unknown event_type'
+            when event_type_text not in ({{ "'" ~ var('accepted_event_types') | join("', '") ~ "'" }})
+                then 'unknown event_type'
             when not {{ is_integer_text('product_id_text') }} or product_id is null
                 then 'invalid product_id'
             when category_id_text rlike '^[0-9.]+[eE][+-]?[0-9]+$'

@@ -1,0 +1,19 @@
+"""Trains (or reuses, var ml_retrain) both purchase models and reports their
+evaluation: one row per task x model x evaluation. The work is in ml.dbt_bridge."""
+
+from ml import dbt_bridge
+
+
+def model(dbt, session):
+    dbt.config(materialized="table", file_format="parquet")
+    # literal refs: dbt reads a Python model's dependencies from its source
+    tables = {
+        dbt_bridge.PURCHASE_TASK: dbt.ref("ml_purchase_training_set"),
+        dbt_bridge.CART_TASK: dbt.ref("ml_cart_training_set"),
+    }
+    results = dbt_bridge.train_tasks(
+        tables,
+        dbt_bridge.model_dir(dbt.config.get("ml_model_dir")),
+        retrain=dbt_bridge.flag(dbt.config.get("ml_retrain")),
+    )
+    return dbt_bridge.to_spark(session, dbt_bridge.metrics_rows(results), dbt_bridge.METRICS_SCHEMA)
