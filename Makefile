@@ -12,8 +12,9 @@ export REES46_WAREHOUSE_DIR ?= $(CURDIR)/warehouse
 export REES46_RAW_DIR ?= $(CURDIR)/data/raw
 DEMO_EVENTS ?= 1000000
 DEMO_SEED ?= 42
+BENCHMARK_EVENTS ?= 67500000
 
-.PHONY: setup demo generate build docs test test-python lint clean
+.PHONY: setup demo generate build docs docs-serve test lint benchmark clean
 
 $(VENV)/.installed: pyproject.toml adapter/pyproject.toml $(shell find adapter/dbt -type f -name '*.py' -o -name '*.yml' | sort)
 	scripts/setup.sh
@@ -32,6 +33,13 @@ build: setup
 
 docs: setup
 	$(DBT) docs generate
+
+docs-serve: setup
+	$(DBT) docs serve --host 127.0.0.1
+
+# Full-scale benchmark (67.5 M events); writes benchmarks/results/.
+benchmark: setup
+	scripts/benchmark.sh $(BENCHMARK_EVENTS)
 
 # Whole test suite: Python unit tests, dbt builds on generated and real data
 # (driven from pytest), and SQL lint.

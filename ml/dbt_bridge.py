@@ -156,3 +156,25 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return _plain(value.item())
     return value
+
+
+# --- one call per dbt Python model -------------------------------------------
+
+def metrics_model(session: Any, tables: dict[str, Any], configured_dir: Any, retrain: Any) -> Any:
+    """ml_model_metrics: train (or reuse) both tasks, return their metrics."""
+    results = train_tasks(tables, model_dir(configured_dir), retrain=flag(retrain))
+    return to_spark(session, metrics_rows(results), METRICS_SCHEMA)
+
+
+def importance_model(session: Any, tables: dict[str, Any], configured_dir: Any) -> Any:
+    """ml_feature_importance: importances of the saved forecast models."""
+    results = train_tasks(tables, model_dir(configured_dir), retrain=False)
+    return to_spark(session, importance_rows(results), IMPORTANCE_SCHEMA)
+
+
+def predictions_model(session: Any, task: str, training: Any, configured_dir: Any) -> Any:
+    """ml_purchase_predictions / ml_cart_predictions: score the rows awaiting a
+    score with the saved forecast model of `task`."""
+    results = train_tasks({task: training}, model_dir(configured_dir), retrain=False)
+    schema = PURCHASE_PREDICTIONS_SCHEMA if task == PURCHASE_TASK else CART_PREDICTIONS_SCHEMA
+    return to_spark(session, scores(results, task, training), schema)

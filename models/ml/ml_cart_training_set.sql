@@ -14,7 +14,7 @@
 
 {%- set label_hours = var('ml_cart_label_window_hours') %}
 {%- set test_days = var('ml_cart_test_days') %}
-{%- set gap_days = (label_hours / 24) | round(0, 'ceil') | int %}
+{%- set label_seconds = label_hours ~ ' * 3600' %}
 
 with events as (
 
@@ -103,7 +103,9 @@ history as (
 
 carts as (
 
-    select * from history where event_type = 'cart'
+    select *
+    from history
+    where event_type = 'cart'
 
 ),
 
@@ -124,7 +126,7 @@ labelled as (
         carts.event_id,
         max(
             case
-                when purchases.purchase_at <= carts.event_at + interval {{ label_hours }} hours
+                when unix_timestamp(purchases.purchase_at) <= unix_timestamp(carts.event_at) + {{ label_seconds }}
                     then 1
                 else 0
             end
@@ -143,8 +145,21 @@ bounds as (
     select
         max(event_at) as last_event_at,
         -- the last date whose carts all have a closed label window
-        to_date(max(event_at) - interval {{ label_hours }} hours) as last_closed_date
+        to_date(timestamp_seconds(max(unix_timestamp(event_at)) - {{ label_seconds }})) as last_closed_date
     from events
+
+),
+
+split_dates as (
+
+    select
+        last_event_at,
+        -- test: the last ml_cart_test_days closed days; train: up to a gap of
+        -- the label window (in whole days) before them
+        date_sub(last_closed_date, {{ test_days }}) as last_gap_date,
+        date_sub(last_closed_date, {{ test_days }} + cast(ceil({{ label_hours }} / 24.0) as int))
+            as last_train_date
+    from bounds
 
 ),
 
@@ -153,16 +168,14 @@ assigned as (
     select
         carts.*,
         coalesce(labelled.purchased_in_window, 0) as purchased,
-        carts.event_at + interval {{ label_hours }} hours <= bounds.last_event_at as window_closed,
         case
-            when carts.event_at + interval {{ label_hours }} hours > bounds.last_event_at
+            when unix_timestamp(carts.event_at) + {{ label_seconds }} > unix_timestamp(split_dates.last_event_at)
                 then case when coalesce(labelled.purchased_in_window, 0) = 0 then 'open' end
-            when carts.event_date > date_sub(bounds.last_closed_date, {{ test_days }}) then 'test'
-            when carts.event_date <= date_sub(bounds.last_closed_date, {{ test_days }} + {{ gap_days }})
-                then 'train'
+            when carts.event_date > split_dates.last_gap_date then 'test'
+            when carts.event_date <= split_dates.last_train_date then 'train'
         end as split
     from carts
-    cross join bounds
+    cross join split_dates
     left join labelled
         on carts.event_id = labelled.event_id
 

@@ -11,9 +11,6 @@ def model(dbt, session):
         dbt_bridge.PURCHASE_TASK: dbt.ref("ml_purchase_training_set"),
         dbt_bridge.CART_TASK: dbt.ref("ml_cart_training_set"),
     }
-    results = dbt_bridge.train_tasks(
-        tables,
-        dbt_bridge.model_dir(dbt.config.get("ml_model_dir")),
-        retrain=dbt_bridge.flag(dbt.config.get("ml_retrain")),
+    return dbt_bridge.metrics_model(
+        session, tables, dbt.config.get("ml_model_dir"), dbt.config.get("ml_retrain")
     )
-    return dbt_bridge.to_spark(session, dbt_bridge.metrics_rows(results), dbt_bridge.METRICS_SCHEMA)

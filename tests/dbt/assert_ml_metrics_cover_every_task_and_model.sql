@@ -43,8 +43,7 @@ select
     required.evaluation
 from required
 left join {{ ref('ml_model_metrics') }} as metrics
-    on
-        required.task = metrics.task
-        and required.model = metrics.model
-        and required.evaluation = metrics.evaluation
+    on required.task = metrics.task
+    and required.model = metrics.model
+    and required.evaluation = metrics.evaluation
 where metrics.task is null

@@ -27,6 +27,7 @@ class DbtScenario:
     name: str
     raw_dir: Path
     work_dir: Path
+    project_dir: Path = PROJECT_ROOT
 
     @property
     def schema(self) -> str:
@@ -40,7 +41,7 @@ class DbtScenario:
         os.environ["REES46_RAW_DIR"] = str(self.raw_dir)
         command = [
             *args,
-            "--project-dir", str(PROJECT_ROOT),
+            "--project-dir", str(self.project_dir),
             "--profiles-dir", str(PROJECT_ROOT / "profiles"),
             "--target-path", str(self.work_dir / "target"),
             "--log-path", str(self.work_dir / "logs"),
@@ -74,8 +75,8 @@ def describe_failures(result: Any) -> str:
         return repr(result.exception)
     lines = []
     for node_result in getattr(result.result, "results", []) or []:
-        status = str(node_result.status)
-        if status not in ("success", "pass", "RunStatus.Success", "TestStatus.Pass"):
+        status = str(node_result.status).lower()
+        if status in ("error", "fail", "runtime error"):
             lines.append(f"{node_result.node.unique_id}: {status}: {node_result.message}")
     return "\n".join(lines) or "no node failed; see the dbt log"
 
