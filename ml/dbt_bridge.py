@@ -68,30 +68,39 @@ def model_dir(configured: str | None) -> Path:
     return (Path(os.environ.get("REES46_WAREHOUSE_DIR", "warehouse")) / "ml_models").resolve()
 
 
-def untrainable_reason(task: str, training: pd.DataFrame) -> str | None:
-    """Why the forecast for `task` cannot be trained and evaluated on this
-    frame, or None when it can: both splits need rows and both classes."""
+def untrainable_reason(task: str, counts: dict[str, dict[Any, int]]) -> str | None:
+    """Why the forecast for `task` cannot be trained and evaluated, or None
+    when it can: its train and test splits both need rows of both classes.
+    `counts` maps split -> {label value: rows} (see label_counts)."""
     spec = get_task(task)
     for split in (spec.train_split, spec.test_split):
-        labels = training.loc[training["split"] == split, LABEL]
-        if labels.empty:
+        present = {label: n for label, n in counts.get(split, {}).items() if n}
+        if not present:
             return f"no {split} rows (the data covers too few days for the configured windows)"
-        if labels.nunique() < 2:
-            return f"{split} rows hold a single class (label {labels.iloc[0]!r})"
+        if len(present) < 2:
+            return f"{split} rows hold a single class (label {next(iter(present))!r})"
     return None
 
 
+def label_counts(table: Any) -> dict[str, dict[Any, int]]:
+    """split -> {label value: rows} of a Spark training table, computed in Spark."""
+    counts: dict[str, dict[Any, int]] = {}
+    for row in table.groupBy("split", LABEL).count().collect():
+        counts.setdefault(row["split"], {})[row[LABEL]] = row["count"]
+    return counts
+
+
 def train_tasks(spark_tables: dict[str, Any], directory: Path, retrain: bool) -> dict[str, TaskResult | str]:
-    """Train (or reuse) both tasks; a task that cannot be trained maps to its reason."""
+    """Train (or reuse) both tasks; a task that cannot be trained maps to its reason.
+    A table is converted to pandas only when a model has to be trained."""
     results: dict[str, TaskResult | str] = {}
     for task, table in spark_tables.items():
-        training = table.toPandas()
-        reason = untrainable_reason(task, training)
+        reason = untrainable_reason(task, label_counts(table))
         if reason is not None:
             log.warning("%s: not trained: %s", task, reason)
             results[task] = reason
             continue
-        results[task] = train_or_load(task, training, directory, retrain=retrain, settings=Settings())
+        results[task] = train_or_load(task, table.toPandas, directory, retrain=retrain, settings=Settings())
     return results
 
 
@@ -124,7 +133,8 @@ def scores(results: dict[str, TaskResult | str], task: str, table: Any) -> pd.Da
     if not isinstance(result, TaskResult):
         return pd.DataFrame(columns=columns)
     score = score_purchase if task == PURCHASE_TASK else score_carts
-    scored = score(result, table.toPandas())[columns]
+    awaiting = table.filter(table["split"] == get_task(task).score_split)  # only these are scored
+    scored = score(result, awaiting.toPandas())[columns]
     scored["predicted_purchase"] = scored["predicted_purchase"].astype(bool)
     return scored
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,13 +139,19 @@ def _load_saved(spec: TaskSpec, model_dir: Path, settings: Settings) -> dict[tup
 
 
 def train_or_load(
-    task: str, training: pd.DataFrame, model_dir: str | Path, retrain: bool, settings: Settings | None = None
+    task: str,
+    training: pd.DataFrame | Callable[[], pd.DataFrame],
+    model_dir: str | Path,
+    retrain: bool,
+    settings: Settings | None = None,
 ) -> TaskResult:
     """Reuse the latest saved models (and their saved metrics) unless `retrain`.
 
     Reuse requires a saved forecast model for every configured model with the
     current feature list; otherwise everything is trained and saved. With
-    reuse, `training` is not read and current `settings` do not apply.
+    reuse, `training` is not read and current `settings` do not apply; it may
+    be a function returning the frame, called only when training is needed
+    (converting a large Spark table to pandas is the expensive part).
     """
     settings = settings or Settings()
     spec = get_task(task)
@@ -156,7 +162,7 @@ def train_or_load(
             log.info("%s: reusing saved models %s", task, sorted(m.model_version for m in loaded.values()))
             return _result(task, loaded, reused=True)
         log.info("%s: no complete saved model set in %s; training", task, model_dir)
-    result = train_task(task, training, settings)
+    result = train_task(task, training() if callable(training) else training, settings)
     for fitted in result.models.values():
         save_model(fitted, model_dir)
     return result

@@ -1,0 +1,81 @@
+"""ml.dbt_bridge: the glue the dbt Python models call (the parts without Spark)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from ml_fixtures import make_purchase_frame
+
+from ml import dbt_bridge
+from ml.evaluate import METRIC_COLUMNS
+from ml.pipeline import train_or_load
+from ml.tasks import CART_TASK, PURCHASE_TASK
+
+
+def counts_of(frame: pd.DataFrame) -> dict:
+    """split -> {label: rows}, as dbt_bridge.label_counts computes it in Spark."""
+    counts: dict = {}
+    for (split, label), n in frame.groupby(["split", "purchased"], dropna=False).size().items():
+        counts.setdefault(split, {})[label] = int(n)
+    return counts
+
+
+def test_trainable_data_has_no_reason():
+    assert dbt_bridge.untrainable_reason(PURCHASE_TASK, counts_of(make_purchase_frame(400))) is None
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ({}, "no train rows"),
+        ({"train": {0: 5, 1: 5}}, "no test rows"),
+        ({"train": {0: 5, 1: 0}, "test": {0: 3, 1: 2}}, "train rows hold a single class"),
+        ({"train": {0: 5, 1: 5}, "test": {1: 4}}, "test rows hold a single class"),
+    ],
+)
+def test_untrainable_reasons_name_the_missing_split_or_class(counts, expected):
+    assert expected in dbt_bridge.untrainable_reason(CART_TASK, counts)
+
+
+def test_skipped_tasks_get_one_null_row_per_model_with_the_reason():
+    frame = dbt_bridge.metrics_rows({PURCHASE_TASK: "no train rows", CART_TASK: "no test rows"})
+    assert list(frame.columns) == METRIC_COLUMNS + ["status"]
+    assert len(frame) == 6
+    assert set(frame["status"]) == {"skipped: no train rows", "skipped: no test rows"}
+    assert frame["auc_roc"].isna().all()
+
+
+def test_training_frame_is_only_built_when_a_model_is_trained(tmp_path: Path):
+    frame = make_purchase_frame(400)
+    first = train_or_load(PURCHASE_TASK, lambda: frame, tmp_path, retrain=True)
+
+    def must_not_be_called() -> pd.DataFrame:
+        raise AssertionError("training table converted although saved models exist")
+
+    reused = train_or_load(PURCHASE_TASK, must_not_be_called, tmp_path, retrain=False)
+    assert reused.reused and reused.model_versions == first.model_versions
+
+
+@pytest.mark.parametrize(("value", "expected"), [("True", True), ("false", False), (True, True), ("1", True), ("None", False)])
+def test_config_flags_rendered_from_vars(value, expected):
+    assert dbt_bridge.flag(value) is expected
+
+
+def test_model_dir_defaults_under_the_warehouse(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("REES46_WAREHOUSE_DIR", str(tmp_path))
+    assert dbt_bridge.model_dir("None") == tmp_path / "ml_models"
+    assert dbt_bridge.model_dir(str(tmp_path / "elsewhere")) == tmp_path / "elsewhere"
+
+
+def test_values_become_spark_friendly():
+    stamp = pd.Timestamp("2019-11-30 10:00:00", tz="UTC")
+    assert dbt_bridge._plain(float("nan")) is None
+    assert dbt_bridge._plain(pd.NaT) is None
+    assert dbt_bridge._plain(stamp).tzinfo is None and dbt_bridge._plain(stamp).hour == 10
+    import numpy as np
+
+    assert dbt_bridge._plain(np.int64(3)) == 3 and isinstance(dbt_bridge._plain(np.int64(3)), int)
+    assert math.isclose(dbt_bridge._plain(np.float64(0.25)), 0.25)
