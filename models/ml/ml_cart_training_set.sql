@@ -49,49 +49,58 @@ category_prices as (
 
 ),
 
+-- History counts need windows over all events. To keep the shuffles small at
+-- full scale, they run on narrow rows, and every user-level window is keyed by
+-- user_id first (a session and a user-product pair belong to one user), so one
+-- shuffle by user and one by product serve them all.
 flagged as (
 
     select
-        *,
+        event_id,
+        user_id,
+        product_id,
+        session_key,
+        event_at,
+        event_type = 'cart' as is_cart_event,
         case when event_type = 'view' then 1 else 0 end as is_view,
         case when event_type = 'cart' then 1 else 0 end as is_cart,
-        case when event_type = 'purchase' then 1 else 0 end as is_purchase,
-        case
-            when row_number() over (partition by session_key order by event_at asc, event_id asc) = 1
-                then 1
-            else 0
-        end as is_session_start
+        case when event_type = 'purchase' then 1 else 0 end as is_purchase
     from events
 
 ),
 
-history as (
+session_starts as (
 
     select
         *,
+        row_number() over (partition by user_id, session_key order by event_at asc, event_id asc)
+            as position_in_session
+    from flagged
+
+),
+
+user_history as (
+
+    select
+        event_id,
+        is_cart_event,
         coalesce(sum(is_view) over user_before, 0) as user_views_before,
         coalesce(sum(is_cart) over user_before, 0) as user_carts_before,
         coalesce(sum(is_purchase) over user_before, 0) as user_purchases_before,
-        coalesce(sum(is_session_start) over user_before, 0) as user_sessions_before,
-        coalesce(sum(is_view) over product_before, 0) as product_views_before,
-        coalesce(sum(is_cart) over product_before, 0) as product_carts_before,
-        coalesce(sum(is_purchase) over product_before, 0) as product_purchases_before,
+        coalesce(sum(case when position_in_session = 1 then 1 else 0 end) over user_before, 0)
+            as user_sessions_before,
         coalesce(sum(is_view) over session_before, 0) as session_views_before,
         coalesce(sum(is_cart) over session_before, 0) as session_carts_before,
         coalesce(sum(is_view) over user_product_before, 0) as user_product_views_before,
         min(event_at) over session_before as session_start_at
-    from flagged
+    from session_starts
     window
         user_before as (
             partition by user_id order by event_at asc, event_id asc
             rows between unbounded preceding and 1 preceding
         ),
-        product_before as (
-            partition by product_id order by event_at asc, event_id asc
-            rows between unbounded preceding and 1 preceding
-        ),
         session_before as (
-            partition by session_key order by event_at asc, event_id asc
+            partition by user_id, session_key order by event_at asc, event_id asc
             rows between unbounded preceding and 1 preceding
         ),
         user_product_before as (
@@ -101,11 +110,47 @@ history as (
 
 ),
 
+product_history as (
+
+    select
+        event_id,
+        is_cart_event,
+        coalesce(sum(is_view) over product_before, 0) as product_views_before,
+        coalesce(sum(is_cart) over product_before, 0) as product_carts_before,
+        coalesce(sum(is_purchase) over product_before, 0) as product_purchases_before
+    from flagged
+    window
+        product_before as (
+            partition by product_id order by event_at asc, event_id asc
+            rows between unbounded preceding and 1 preceding
+        )
+
+),
+
 carts as (
 
-    select *
-    from history
-    where event_type = 'cart'
+    select
+        events.*,
+        user_history.user_views_before,
+        user_history.user_carts_before,
+        user_history.user_purchases_before,
+        user_history.user_sessions_before,
+        user_history.session_views_before,
+        user_history.session_carts_before,
+        user_history.user_product_views_before,
+        user_history.session_start_at,
+        product_history.product_views_before,
+        product_history.product_carts_before,
+        product_history.product_purchases_before
+    from events
+    inner join user_history
+        on events.event_id = user_history.event_id
+    inner join product_history
+        on events.event_id = product_history.event_id
+    where
+        events.event_type = 'cart'
+        and user_history.is_cart_event
+        and product_history.is_cart_event
 
 ),
 
