@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ml.evaluate import IMPORTANCE_COLUMNS, METRIC_COLUMNS
+from ml.evaluate import METRIC_COLUMNS
 from ml.pipeline import (
     CART_SCORE_COLUMNS,
     PURCHASE_SCORE_COLUMNS,
@@ -54,6 +54,12 @@ CART_PREDICTIONS_SCHEMA = (
     "purchase_probability double, predicted_purchase boolean, model string, model_version string, "
     "scored_at timestamp"
 )
+
+# Per task: the scoring function, its output columns, and the Spark schema they are written with.
+SCORING = {
+    PURCHASE_TASK: (score_purchase, PURCHASE_SCORE_COLUMNS, PURCHASE_PREDICTIONS_SCHEMA),
+    CART_TASK: (score_carts, CART_SCORE_COLUMNS, CART_PREDICTIONS_SCHEMA),
+}
 
 
 def flag(value: Any) -> bool:
@@ -111,7 +117,7 @@ def trained(results: dict[str, TaskResult | str]) -> list[TaskResult]:
 def metrics_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
     """Metrics of trained tasks (status 'trained' or 'reused') and one row per
     model for a skipped task (status 'skipped: <reason>', metrics null)."""
-    frame = metrics_frame(trained(results)) if trained(results) else pd.DataFrame(columns=METRIC_COLUMNS)
+    frame = metrics_frame(trained(results))
     frame["status"] = frame["task"].map(
         lambda task: "reused" if results[task].reused else "trained"  # type: ignore[union-attr]
     )
@@ -129,10 +135,9 @@ def metrics_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
 def scores(results: dict[str, TaskResult | str], task: str, table: Any) -> pd.DataFrame:
     """Predictions for the rows of `table` awaiting a score; empty when the task was not trained."""
     result = results.get(task)
-    columns = PURCHASE_SCORE_COLUMNS if task == PURCHASE_TASK else CART_SCORE_COLUMNS
+    score, columns, _ = SCORING[task]
     if not isinstance(result, TaskResult):
         return pd.DataFrame(columns=columns)
-    score = score_purchase if task == PURCHASE_TASK else score_carts
     awaiting = table.filter(table["split"] == get_task(task).score_split)  # only these are scored
     scored = score(result, awaiting.toPandas())[columns]
     scored["predicted_purchase"] = scored["predicted_purchase"].astype(bool)
@@ -140,8 +145,7 @@ def scores(results: dict[str, TaskResult | str], task: str, table: Any) -> pd.Da
 
 
 def importance_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
-    frames = trained(results)
-    return importance_frame(frames) if frames else pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+    return importance_frame(trained(results))
 
 
 def to_spark(session: Any, frame: pd.DataFrame, schema: str) -> Any:
@@ -186,5 +190,4 @@ def predictions_model(session: Any, task: str, training: Any, configured_dir: An
     """ml_purchase_predictions / ml_cart_predictions: score the rows awaiting a
     score with the saved forecast model of `task`."""
     results = train_tasks({task: training}, model_dir(configured_dir), retrain=False)
-    schema = PURCHASE_PREDICTIONS_SCHEMA if task == PURCHASE_TASK else CART_PREDICTIONS_SCHEMA
-    return to_spark(session, scores(results, task, training), schema)
+    return to_spark(session, scores(results, task, training), SCORING[task][2])
