@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dbt_harness import PROJECT_ROOT, DbtScenario, configure_process  # noqa: E402
 
-REAL_ROWS = PROJECT_ROOT.parent / "shared" / "data" / "rees46" / "2019-Oct-head5k.csv"
+# The real 4,999-row sample lives in the repository (see its README).
+REAL_ROWS = PROJECT_ROOT / "tests" / "fixtures" / "rees46" / "2019-Oct-head5k.csv"
 
 
 @pytest.fixture(scope="session")
