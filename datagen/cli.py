@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--months", type=parse_months,
                       help="consecutive months, e.g. 2019-10,2019-11 (same population)")
     p.add_argument("--gzip", action="store_true", help="write YYYY-Mon.csv.gz")
+    p.add_argument("--daily-files", action="store_true",
+                   help="one file per day (YYYY-Mon-DD.csv) instead of one per month")
     p.add_argument("--duplicate-rate", type=_rate, default=0.0005,
                    help="share of exact duplicate rows (default 0.0005)")
     p.add_argument("--remove-from-cart", action="store_true",
@@ -90,8 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     months = args.months or [args.month or (2019, 11)]
     res = generate(args.out, events=args.events, users=args.users, seed=args.seed,
                    months=months, compressed=args.gzip, duplicate_rate=args.duplicate_rate,
-                   remove_from_cart=args.remove_from_cart)
+                   remove_from_cart=args.remove_from_cart, daily_files=args.daily_files)
     names = ", ".join(f.name for f in res.files)
+    if len(res.files) > 3:
+        names = f"{res.files[0].name} ... {res.files[-1].name}"
     users = "+".join(f"{u:,}" for u in res.active_users)
     print(f"rees46-generate: wrote {len(res.files)} file(s) [{names}] to {args.out}: "
           f"{res.rows:,} rows, {users} users, {res.n_products:,} products, "

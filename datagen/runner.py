@@ -37,12 +37,14 @@ class GenerationResult:
 def generate(out_dir: str | Path, *, events: int | None = None, users: int | None = None,
              seed: int = 42, months: list[tuple[int, int]] | None = None,
              compressed: bool = False, duplicate_rate: float = 0.0005,
-             remove_from_cart: bool = False) -> GenerationResult:
+             remove_from_cart: bool = False, daily_files: bool = False) -> GenerationResult:
     """Generate REES46-like monthly CSV files into ``out_dir``.
 
     ``events`` is the target number of rows per month (default 1 000 000); alternatively
     ``users`` fixes the initial population size and the volume follows from it.  The same
-    arguments always give byte-identical files.
+    arguments always give byte-identical files.  With ``daily_files`` each day goes to a
+    file of its own (``2019-Nov-01.csv``, ...): the same rows, split the way a daily
+    export would deliver them.
     """
     t0 = time.perf_counter()
     if events is not None and users is not None:
@@ -76,16 +78,27 @@ def generate(out_dir: str | Path, *, events: int | None = None, users: int | Non
     for i, (year, month) in enumerate(months):
         if i:
             popmod.next_month(pop, cat, rng_pop)
-        writer = MonthWriter(out, year, month, compressed)
+        writer = None if daily_files else MonthWriter(out, year, month, compressed)
         try:
             for batch in sim.month(year, month, target):
+                if daily_files:
+                    writer = MonthWriter(out, year, month, compressed, day=batch.date.day)
                 writer.write(batch)
+                if daily_files:
+                    _close(writer, result)
+                    writer = None
         except BaseException:
-            writer.abort()
+            if writer is not None:
+                writer.abort()
             raise
-        result.files.append(writer.close())
-        result.rows_per_file.append(writer.rows)
-        result.rows += writer.rows
+        if not daily_files:
+            _close(writer, result)
         result.active_users.append(int(sim.seen.sum()))
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _close(writer: MonthWriter, result: GenerationResult) -> None:
+    result.files.append(writer.close())
+    result.rows_per_file.append(writer.rows)
+    result.rows += writer.rows

@@ -19,9 +19,11 @@ CHUNK_ROWS = 200_000  # rows formatted at once: bounds the memory taken by Pytho
 _HMS = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
 
 
-def month_filename(year: int, month: int, compressed: bool = False) -> str:
-    """Kaggle file name, e.g. ``2019-Nov.csv`` or ``2019-Nov.csv.gz``."""
-    return f"{year}-{MONTH_ABBR[month - 1]}.csv" + (".gz" if compressed else "")
+def month_filename(year: int, month: int, compressed: bool = False, day: int | None = None) -> str:
+    """Kaggle file name, e.g. ``2019-Nov.csv`` or ``2019-Nov.csv.gz``; with ``day``, the
+    name of one day's file, e.g. ``2019-Nov-05.csv`` (a daily drop of new events)."""
+    stem = f"{year}-{MONTH_ABBR[month - 1]}" + (f"-{day:02d}" if day is not None else "")
+    return stem + ".csv" + (".gz" if compressed else "")
 
 
 def format_rows(batch: DayBatch, lo: int, hi: int) -> str:
@@ -38,10 +40,11 @@ def format_rows(batch: DayBatch, lo: int, hi: int) -> str:
 
 
 class MonthWriter:
-    """Writes one month file; data goes to a hidden ``.part`` file renamed on close."""
+    """Writes one month file (or one day's file, with ``day``); data goes to a hidden
+    ``.part`` file renamed on close."""
 
-    def __init__(self, out_dir: Path, year: int, month: int, compressed: bool) -> None:
-        self.path = Path(out_dir) / month_filename(year, month, compressed)
+    def __init__(self, out_dir: Path, year: int, month: int, compressed: bool, day: int | None = None) -> None:
+        self.path = Path(out_dir) / month_filename(year, month, compressed, day)
         self._tmp = self.path.with_name("." + self.path.name + ".part")
         self._raw: BinaryIO = open(self._tmp, "wb")
         # mtime=0 and no file name in the gzip header: same args -> identical bytes.

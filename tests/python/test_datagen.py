@@ -2,8 +2,8 @@
 
 Every statistic is recomputed independently from the CSV text with pandas; nothing is
 compared with numbers copied from a previous run of the generator.  The calibration
-targets come from the README profile of the real data set
-(/work/shared/data/rees46/README.md), with tolerances of a few points.
+targets come from the published profile of the real data set
+(tests/fixtures/rees46/README.md), with tolerances of a few points.
 """
 
 from __future__ import annotations
@@ -158,6 +158,22 @@ def test_gzip_output_matches_plain(small_dir: Path, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["2019-Nov.csv.gz"]
     with gzip.open(tmp_path / "2019-Nov.csv.gz", "rb") as fh:
         assert fh.read() == (small_dir / "2019-Nov.csv").read_bytes()
+
+
+def test_daily_files_hold_the_month_split_by_day(small_dir: Path, tmp_path: Path) -> None:
+    _generate(tmp_path, "--events", "20000", "--seed", "3", "--daily-files")
+    files = sorted(tmp_path.glob("*.csv"))
+    assert [p.name for p in files] == [f"2019-Nov-{day:02d}.csv" for day in range(1, 31)]
+    month = (small_dir / "2019-Nov.csv").read_bytes().split(b"\n")
+    header, rows = month[0], [row for row in month[1:] if row]
+    daily = []
+    for path in files:
+        lines = [line for line in path.read_bytes().split(b"\n") if line]
+        assert lines[0] == header
+        day = path.stem[-2:].encode()
+        assert all(line[8:10] == day for line in lines[1:]), path.name  # only its own day
+        daily += lines[1:]
+    assert daily == rows  # the same rows in the same order
 
 
 @pytest.mark.parametrize("existing", ["2019-Nov.csv", "old.csv.gz"])
