@@ -1,22 +1,26 @@
 """What the dbt Python models in models/ml call: Spark in, Spark out.
 
-The models stay a few lines each; everything they share lives here:
-converting training tables to pandas, training or reusing the models for both
-tasks, skipping a task when the data cannot support it (too few days or a
-single class, as on small samples), and turning results into Spark frames
-with fixed schemas, NaN written as null.
+The models stay a few lines each; everything they share lives here: training
+or reusing the models for both tasks, skipping a task when the data cannot
+support it (too few days or a single class, as on small samples), scoring,
+and writing results as Spark frames with fixed schemas, NaN written as null.
+
+Driver memory does not grow with the tables (ml.spark_io): training converts
+only a capped, stratified sample of the needed columns to pandas (ml.sampling),
+and scoring runs batch by batch in Spark's Python workers.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ml import spark_io
 from ml.evaluate import METRIC_COLUMNS
 from ml.pipeline import (
     CART_SCORE_COLUMNS,
@@ -24,22 +28,24 @@ from ml.pipeline import (
     TaskResult,
     importance_frame,
     metrics_frame,
+    passed_through,
     score_carts,
     score_purchase,
     train_or_load,
 )
+from ml.sampling import plan_sample
 from ml.settings import Settings
-from ml.tasks import CART_TASK, LABEL, PURCHASE_TASK, get_task
+from ml.spark_io import label_counts, to_spark
+from ml.tasks import CART_TASK, PURCHASE_TASK, get_task
 
 log = logging.getLogger(__name__)
-
-
 
 METRICS_SCHEMA = (
     "task string, model string, evaluation string, auc_roc double, pr_auc double, log_loss double, "
     "brier double, accuracy double, precision double, recall double, threshold double, n_train bigint, "
-    "n_test bigint, positive_rate_test double, train_start date, train_end date, test_start date, "
-    "test_end date, model_version string, trained_at timestamp, status string"
+    "n_test bigint, train_sample_rate double, test_sample_rate double, positive_rate_test double, "
+    "train_start date, train_end date, test_start date, test_end date, model_version string, "
+    "trained_at timestamp, status string"
 )
 IMPORTANCE_SCHEMA = (
     "task string, model string, feature string, importance double, importance_type string, "
@@ -88,25 +94,31 @@ def untrainable_reason(task: str, counts: dict[str, dict[Any, int]]) -> str | No
     return None
 
 
-def label_counts(table: Any) -> dict[str, dict[Any, int]]:
-    """split -> {label value: rows} of a Spark training table, computed in Spark."""
-    counts: dict[str, dict[Any, int]] = {}
-    for row in table.groupBy("split", LABEL).count().collect():
-        counts.setdefault(row["split"], {})[row[LABEL]] = row["count"]
-    return counts
-
-
-def train_tasks(spark_tables: dict[str, Any], directory: Path, retrain: bool) -> dict[str, TaskResult | str]:
+def train_tasks(
+    spark_tables: dict[str, Any], directory: Path, retrain: bool, settings: Settings | None = None
+) -> dict[str, TaskResult | str]:
     """Train (or reuse) both tasks; a task that cannot be trained maps to its reason.
-    A table is converted to pandas only when a model has to be trained."""
+
+    Trainability and the sample plan come from label counts computed in Spark;
+    a table is converted to pandas (its planned sample only) only when a model
+    has to be trained.
+    """
+    settings = settings or Settings()
     results: dict[str, TaskResult | str] = {}
     for task, table in spark_tables.items():
-        reason = untrainable_reason(task, label_counts(table))
+        counts = label_counts(table)
+        reason = untrainable_reason(task, counts)
         if reason is not None:
             log.warning("%s: not trained: %s", task, reason)
             results[task] = reason
             continue
-        results[task] = train_or_load(task, table.toPandas, directory, retrain=retrain, settings=Settings())
+        spec = get_task(task)
+        plan = plan_sample(spec, counts, settings)
+        log.info("%s: rows per split available %s, sampled %s", task, plan.rows_available(), plan.rows_kept())
+        load = partial(spark_io.training_sample, table, spec, plan, settings.seed)
+        results[task] = train_or_load(
+            task, load, directory, retrain=retrain, settings=settings, rows_available=plan.rows_available()
+        )
     return results
 
 
@@ -114,7 +126,7 @@ def trained(results: dict[str, TaskResult | str]) -> list[TaskResult]:
     return [result for result in results.values() if isinstance(result, TaskResult)]
 
 
-def metrics_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
+def metrics_rows(results: dict[str, TaskResult | str], settings: Settings | None = None) -> pd.DataFrame:
     """Metrics of trained tasks (status 'trained' or 'reused') and one row per
     model for a skipped task (status 'skipped: <reason>', metrics null)."""
     frame = metrics_frame(trained(results))
@@ -125,69 +137,50 @@ def metrics_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
         {"task": task, "model": model, "evaluation": "forecast", "status": f"skipped: {reason}"}
         for task, reason in results.items()
         if isinstance(reason, str)
-        for model in Settings().models
+        for model in (settings or Settings()).models
     ]
     if skipped:
         frame = pd.concat([frame, pd.DataFrame(skipped)], ignore_index=True)
     return frame[METRIC_COLUMNS + ["status"]]
 
 
-def scores(results: dict[str, TaskResult | str], task: str, table: Any) -> pd.DataFrame:
-    """Predictions for the rows of `table` awaiting a score; empty when the task was not trained."""
-    result = results.get(task)
-    score, columns, _ = SCORING[task]
-    if not isinstance(result, TaskResult):
-        return pd.DataFrame(columns=columns)
-    awaiting = table.filter(table["split"] == get_task(task).score_split)  # only these are scored
-    scored = score(result, awaiting.toPandas())[columns]
-    scored["predicted_purchase"] = scored["predicted_purchase"].astype(bool)
-    return scored
-
-
 def importance_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
     return importance_frame(trained(results))
 
 
-def to_spark(session: Any, frame: pd.DataFrame, schema: str) -> Any:
-    """A Spark frame with `schema`; NaN and NaT become null, timestamps UTC-naive."""
-    records = [
-        tuple(_plain(value) for value in row)
-        for row in frame.itertuples(index=False, name=None)
-    ]
-    return session.createDataFrame(records, schema=schema)
-
-
-def _plain(value: Any) -> Any:
-    """Python values Spark's createDataFrame accepts for the declared types."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        if value.tzinfo is not None:
-            value = value.tz_convert("UTC").tz_localize(None)
-        return value.to_pydatetime()
-    if hasattr(value, "item"):  # numpy scalars
-        return _plain(value.item())
-    return value
-
-
 # --- one call per dbt Python model -------------------------------------------
 
-def metrics_model(session: Any, tables: dict[str, Any], configured_dir: Any, retrain: Any) -> Any:
+def metrics_model(
+    session: Any, tables: dict[str, Any], configured_dir: Any, retrain: Any, settings: Settings | None = None
+) -> Any:
     """ml_model_metrics: train (or reuse) both tasks, return their metrics."""
-    results = train_tasks(tables, model_dir(configured_dir), retrain=flag(retrain))
-    return to_spark(session, metrics_rows(results), METRICS_SCHEMA)
+    results = train_tasks(tables, model_dir(configured_dir), retrain=flag(retrain), settings=settings)
+    return to_spark(session, metrics_rows(results, settings), METRICS_SCHEMA)
 
 
-def importance_model(session: Any, tables: dict[str, Any], configured_dir: Any) -> Any:
+def importance_model(
+    session: Any, tables: dict[str, Any], configured_dir: Any, settings: Settings | None = None
+) -> Any:
     """ml_feature_importance: importances of the saved forecast models."""
-    results = train_tasks(tables, model_dir(configured_dir), retrain=False)
+    results = train_tasks(tables, model_dir(configured_dir), retrain=False, settings=settings)
     return to_spark(session, importance_rows(results), IMPORTANCE_SCHEMA)
 
 
-def predictions_model(session: Any, task: str, training: Any, configured_dir: Any) -> Any:
+def predictions_model(
+    session: Any, task: str, training: Any, configured_dir: Any, settings: Settings | None = None
+) -> Any:
     """ml_purchase_predictions / ml_cart_predictions: score the rows awaiting a
-    score with the saved forecast model of `task`."""
-    results = train_tasks({task: training}, model_dir(configured_dir), retrain=False)
-    return to_spark(session, scores(results, task, training), SCORING[task][2])
+    score with the best saved forecast model of `task`, batch by batch in
+    Spark; empty when the task could not be trained."""
+    results = train_tasks({task: training}, model_dir(configured_dir), retrain=False, settings=settings)
+    result = results.get(task)
+    score, columns, schema = SCORING[task]
+    if not isinstance(result, TaskResult):
+        return to_spark(session, pd.DataFrame(columns=columns), schema)
+    spec = get_task(task)
+    fitted = result.get(result.best_model())
+    awaiting = training.filter(training["split"] == spec.score_split)
+    spark_io.require_unique_keys(awaiting, list(spec.keys), f"{task} {spec.score_split} rows")
+    needed = list(dict.fromkeys(passed_through(columns) + fitted.features))
+    scored_at = pd.Timestamp.now(tz="UTC")  # one value for every batch of this run
+    return spark_io.score_in_batches(awaiting.select(*needed), score, fitted, columns, schema, scored_at)

@@ -30,6 +30,9 @@ METRIC_COLUMNS: list[str] = [
     "threshold",
     "n_train",
     "n_test",
+    # rows used / rows available in the split (1.0 = not sampled; see ml.sampling)
+    "train_sample_rate",
+    "test_sample_rate",
     "positive_rate_test",
     "train_start",
     "train_end",
@@ -79,11 +82,15 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> 
     }
 
 
-def metrics_row(fitted: FittedModel, metrics: dict[str, Any], n_train: int) -> dict[str, Any]:
-    """One metrics_frame row: identity + metrics + window bounds + version."""
+def metrics_row(
+    fitted: FittedModel, metrics: dict[str, Any], n_train: int, sample_rates: tuple[float, float] = (1.0, 1.0)
+) -> dict[str, Any]:
+    """One metrics_frame row: identity + metrics + window bounds + version.
+    `sample_rates`: (train, test) share of the splits' rows that were used."""
     row = {"task": fitted.task, "model": fitted.model, "evaluation": fitted.evaluation}
     row.update(metrics)
     row["n_train"] = int(n_train)
+    row["train_sample_rate"], row["test_sample_rate"] = (float(rate) for rate in sample_rates)
     row.update({k: fitted.window.get(k) for k in ("train_start", "train_end", "test_start", "test_end")})
     row["model_version"] = fitted.model_version
     row["trained_at"] = fitted.trained_at

@@ -19,24 +19,22 @@ from ml.evaluate import IMPORTANCE_COLUMNS, METRIC_COLUMNS, compute_metrics, fea
 from ml.models import FittedModel, fit_estimator
 from ml.persist import load_latest, save_model
 from ml.preprocess import require_columns
+from ml.sampling import split_sample_rate
 from ml.settings import Settings
-from ml.splits import available_evaluations, build_evaluation
+from ml.splits import available_evaluations, build_evaluation, evaluation_splits
 from ml.tasks import CART_TASK, FORECAST, PURCHASE_TASK, SAME_WINDOW, TaskSpec, get_task
 
 log = logging.getLogger(__name__)
 
-PURCHASE_SCORE_COLUMNS = ["user_id", "purchase_probability", "predicted_purchase", "model", "model_version", "scored_at"]
-CART_SCORE_COLUMNS = [
-    "cart_event_id",
-    "user_id",
-    "product_id",
-    "cart_at",
-    "purchase_probability",
-    "predicted_purchase",
-    "model",
-    "model_version",
-    "scored_at",
-]
+# Columns scoring adds; the others of *_SCORE_COLUMNS are passed through from the rows.
+SCORE_OUTPUTS = ["purchase_probability", "predicted_purchase", "model", "model_version", "scored_at"]
+PURCHASE_SCORE_COLUMNS = ["user_id", *SCORE_OUTPUTS]
+CART_SCORE_COLUMNS = ["cart_event_id", "user_id", "product_id", "cart_at", *SCORE_OUTPUTS]
+
+
+def passed_through(columns: list[str]) -> list[str]:
+    """The columns of a *_SCORE_COLUMNS list that scoring copies from its input rows."""
+    return [c for c in columns if c not in SCORE_OUTPUTS]
 
 
 @dataclass
@@ -84,8 +82,17 @@ def _result(task: str, models: dict[tuple[str, str], FittedModel], reused: bool)
     )
 
 
-def train_task(task: str, training: pd.DataFrame, settings: Settings | None = None) -> TaskResult:
-    """Fit and evaluate every configured model for every evaluation the frame supports."""
+def train_task(
+    task: str,
+    training: pd.DataFrame,
+    settings: Settings | None = None,
+    rows_available: Mapping[str, int] | None = None,
+) -> TaskResult:
+    """Fit and evaluate every configured model for every evaluation the frame supports.
+
+    `rows_available` (split -> rows in the full table) says `training` is a
+    sample; metrics then record each split's sample rate (else 1.0).
+    """
     settings = settings or Settings()
     spec = get_task(task)
     trained_at = pd.Timestamp.now(tz="UTC")
@@ -93,6 +100,11 @@ def train_task(task: str, training: pd.DataFrame, settings: Settings | None = No
     models: dict[tuple[str, str], FittedModel] = {}
     for evaluation in available_evaluations(spec, training):
         data = build_evaluation(spec, training, evaluation, settings)
+        train_split, test_split = evaluation_splits(spec, evaluation)
+        rates = (
+            split_sample_rate(training, train_split, rows_available),
+            split_sample_rate(training, test_split, rows_available),
+        )
         log.info("%s/%s: %d train rows, %d test rows", task, evaluation, len(data.y_train), len(data.y_test))
         for name in settings.models:
             estimator = fit_estimator(
@@ -119,7 +131,8 @@ def train_task(task: str, training: pd.DataFrame, settings: Settings | None = No
                 settings=settings.to_dict(),
             )
             proba = fitted.predict_proba(data.X_test)
-            fitted.metrics = metrics_row(fitted, compute_metrics(data.y_test, proba, settings.threshold), len(data.y_train))
+            metrics = compute_metrics(data.y_test, proba, settings.threshold)
+            fitted.metrics = metrics_row(fitted, metrics, len(data.y_train), rates)
             models[(name, evaluation)] = fitted
     return _result(task, models, reused=False)
 
@@ -144,6 +157,7 @@ def train_or_load(
     model_dir: str | Path,
     retrain: bool,
     settings: Settings | None = None,
+    rows_available: Mapping[str, int] | None = None,
 ) -> TaskResult:
     """Reuse the latest saved models (and their saved metrics) unless `retrain`.
 
@@ -152,6 +166,7 @@ def train_or_load(
     reuse, `training` is not read and current `settings` do not apply; it may
     be a function returning the frame, called only when training is needed
     (converting a large Spark table to pandas is the expensive part).
+    `rows_available`: see train_task (set when `training` is a sample).
     """
     settings = settings or Settings()
     spec = get_task(task)
@@ -162,7 +177,7 @@ def train_or_load(
             log.info("%s: reusing saved models %s", task, sorted(m.model_version for m in loaded.values()))
             return _result(task, loaded, reused=True)
         log.info("%s: no complete saved model set in %s; training", task, model_dir)
-    result = train_task(task, training() if callable(training) else training, settings)
+    result = train_task(task, training() if callable(training) else training, settings, rows_available)
     for fitted in result.models.values():
         save_model(fitted, model_dir)
     return result
@@ -170,7 +185,10 @@ def train_or_load(
 
 def _metrics_from_rows(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    floats = ["auc_roc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall", "threshold", "positive_rate_test"]
+    floats = [
+        "auc_roc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall", "threshold",
+        "train_sample_rate", "test_sample_rate", "positive_rate_test",
+    ]  # fmt: skip
     frame[floats] = frame[floats].astype("float64")
     frame[["n_train", "n_test"]] = frame[["n_train", "n_test"]].astype("int64")
     frame["trained_at"] = pd.to_datetime(frame["trained_at"], utc=True)
@@ -220,6 +238,7 @@ def _score(
     threshold: float | None,
     key_columns: list[str],
     columns: list[str],
+    scored_at: pd.Timestamp | None,
 ) -> pd.DataFrame:
     spec = get_task(task)
     fitted = _pick(source, task, model)
@@ -238,40 +257,55 @@ def _score(
     out["predicted_purchase"] = (proba >= cut).astype("int64")
     out["model"] = fitted.model
     out["model_version"] = fitted.model_version
-    out["scored_at"] = pd.Series(pd.Timestamp.now(tz="UTC"), index=out.index, dtype="datetime64[ns, UTC]")
+    stamp = pd.Timestamp.now(tz="UTC") if scored_at is None else pd.Timestamp(scored_at)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    out["scored_at"] = pd.Series(stamp, index=out.index, dtype="datetime64[ns, UTC]")
     return out[columns]
 
 
 def score_purchase(
-    source: ModelSource, score_rows: pd.DataFrame, model: str | None = None, threshold: float | None = None
+    source: ModelSource,
+    score_rows: pd.DataFrame,
+    model: str | None = None,
+    threshold: float | None = None,
+    scored_at: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Purchase propensity per user for `score` rows.
 
     model=None picks the non-baseline forecast model with the best forecast
     AUC. If `score_rows` has a `split` column, only split == 'score' is used.
-    Returns PURCHASE_SCORE_COLUMNS, one row per user_id.
+    `scored_at` (tz-aware) defaults to now; pass one value to stamp several
+    batches alike. Returns PURCHASE_SCORE_COLUMNS, one row per user_id.
     """
-    return _score(PURCHASE_TASK, source, score_rows, model, threshold, ["user_id"], PURCHASE_SCORE_COLUMNS)
+    keys = passed_through(PURCHASE_SCORE_COLUMNS)
+    return _score(PURCHASE_TASK, source, score_rows, model, threshold, keys, PURCHASE_SCORE_COLUMNS, scored_at)
 
 
 def score_carts(
-    source: ModelSource, open_carts: pd.DataFrame, model: str | None = None, threshold: float | None = None
+    source: ModelSource,
+    open_carts: pd.DataFrame,
+    model: str | None = None,
+    threshold: float | None = None,
+    scored_at: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Conversion probability per open cart (for retargeting).
 
     If `open_carts` has a `split` column only split == 'open' is used.
-    Returns CART_SCORE_COLUMNS, one row per cart_event_id (cart_at passed through).
+    `scored_at` as in score_purchase. Returns CART_SCORE_COLUMNS, one row per
+    cart_event_id (cart_at passed through).
     """
-    keys = ["cart_event_id", "user_id", "product_id", "cart_at"]
-    return _score(CART_TASK, source, open_carts, model, threshold, keys, CART_SCORE_COLUMNS)
+    keys = passed_through(CART_SCORE_COLUMNS)
+    return _score(CART_TASK, source, open_carts, model, threshold, keys, CART_SCORE_COLUMNS, scored_at)
 
 
 __all__ = [
     "CART_SCORE_COLUMNS",
     "PURCHASE_SCORE_COLUMNS",
+    "SCORE_OUTPUTS",
     "TaskResult",
     "importance_frame",
     "metrics_frame",
+    "passed_through",
     "score_carts",
     "score_purchase",
     "train_or_load",

@@ -16,6 +16,7 @@ class Settings:
         accuracy/precision/recall and `predicted_purchase`. 0.5 is the neutral
         default; with rare positives it makes precision/recall conservative,
         which is why the threshold-free AUC / PR-AUC are the headline metrics.
+    seed: seeds the models, the validation carving and the Spark row sample.
     """
 
     threshold: float = 0.5
@@ -36,6 +37,17 @@ class Settings:
     same_window_test_fraction: float = 0.3
     # Categoricals keep their top_k most frequent levels; the rest -> 'other'.
     top_k: int = 20
+    # Most rows per split that reach pandas (drawn in Spark; rule in ml.sampling).
+    # ~500k rows x ~25 columns stay well under 1 GB of pandas per split, so the
+    # purchase task's three splits (train, test, same_window) fit in ~2 GB.
+    # max_train_rows caps the train split and the same_window split (whose own
+    # test share is carved from it); max_test_rows caps the test split.
+    max_train_rows: int = 500_000
+    max_test_rows: int = 500_000
+    # A capped train split is sampled at one uniform rate unless that would keep
+    # fewer rows than this of the rarer class: then the rarer class is kept whole
+    # (up to half the cap). 0 = always uniform.
+    min_train_minority_rows: int = 1_000
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -49,6 +61,11 @@ class Settings:
             raise ValueError(f"models must be a non-empty subset of {MODEL_NAMES}, got {self.models}")
         if self.top_k < 1:
             raise ValueError("top_k must be >= 1")
+        for name in ("max_train_rows", "max_test_rows"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        if self.min_train_minority_rows < 0:
+            raise ValueError(f"min_train_minority_rows must be >= 0, got {self.min_train_minority_rows}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

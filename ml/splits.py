@@ -26,6 +26,9 @@ from ml.settings import Settings
 from ml.tasks import FORECAST, LABEL, SAME_WINDOW, TaskSpec
 
 WINDOW_KEYS = ("train_start", "train_end", "test_start", "test_end")
+# Window columns of tasks without a time column (the purchase task's rows).
+FEATURE_WINDOW_COLUMNS = ("feature_start_date", "feature_end_date")
+LABEL_WINDOW_COLUMNS = ("label_start_date", "label_end_date")
 
 
 @dataclass
@@ -121,14 +124,13 @@ def build_evaluation(
 ) -> EvaluationData:
     """Split `training` for one evaluation and prepare features/labels."""
     require_columns(training, ["split", LABEL, *spec.features(evaluation)], f"{spec.name} training frame")
+    train_split, test_split = evaluation_splits(spec, evaluation)
     if evaluation == FORECAST:
-        train, test = _rows(training, spec.train_split), _rows(training, spec.test_split)
-    elif evaluation == SAME_WINDOW and spec.same_window_split:
-        rows = _rows(training, spec.same_window_split)
+        train, test = _rows(training, train_split), _rows(training, test_split)
+    else:  # same_window: one split, cut at random into train and test rows
+        rows = _rows(training, train_split)
         is_test = stratified_mask(labels(rows, "same_window rows"), settings.same_window_test_fraction, settings.seed)
         train, test = rows.loc[~is_test], rows.loc[is_test]
-    else:
-        raise ValueError(f"task {spec.name!r} has no evaluation {evaluation!r}")
     if train.empty:
         raise ValueError(f"{spec.name}/{evaluation}: no training rows")
 
@@ -143,11 +145,11 @@ def build_evaluation(
         train_start, train_end = date_bounds(train[date_col], end_exclusive_from_max=True)
         test_start, test_end = date_bounds(test[date_col], end_exclusive_from_max=True)
     else:  # purchase task: rows carry explicit feature/label windows
-        require_columns(training, ["feature_start_date", "feature_end_date"], f"{spec.name} training frame")
+        require_columns(training, list(FEATURE_WINDOW_COLUMNS), f"{spec.name} training frame")
         y_tmp = labels(train, f"{evaluation} train rows")
         valid_mask = stratified_mask(y_tmp, settings.validation_fraction, settings.seed)
         if evaluation == FORECAST:
-            require_columns(training, ["label_start_date", "label_end_date"], f"{spec.name} training frame")
+            require_columns(training, list(LABEL_WINDOW_COLUMNS), f"{spec.name} training frame")
             check_label_windows(train, test)
             # Train/test windows span feature start .. label end (end exclusive).
             train_start, train_end = date_bounds(train["feature_start_date"])[0], date_bounds(train["label_end_date"])[1]
@@ -181,3 +183,31 @@ def available_evaluations(spec: TaskSpec, training: pd.DataFrame) -> list[str]:
         if (training["split"].astype(str) == spec.same_window_split).any():
             out.append(SAME_WINDOW)
     return out
+
+
+def evaluation_splits(spec: TaskSpec, evaluation: str) -> tuple[str, str]:
+    """(split holding the training rows, split holding the test rows) of one
+    evaluation; same_window cuts both from its one split."""
+    if evaluation == FORECAST:
+        return spec.train_split, spec.test_split
+    if evaluation == SAME_WINDOW and spec.same_window_split:
+        return spec.same_window_split, spec.same_window_split
+    raise ValueError(f"task {spec.name!r} has no evaluation {evaluation!r}")
+
+
+def training_splits(spec: TaskSpec) -> list[str]:
+    """Every split some evaluation of `spec` trains or tests on (not the score split)."""
+    splits = [split for evaluation in spec.evaluations for split in evaluation_splits(spec, evaluation)]
+    return list(dict.fromkeys(splits))
+
+
+def training_columns(spec: TaskSpec) -> list[str]:
+    """Every column build_evaluation may read for any evaluation of `spec`, plus
+    the keys: all that has to reach pandas to train. The date column is
+    optional (the time column stands in for it when absent)."""
+    features = [f for evaluation in spec.evaluations for f in spec.features(evaluation)]
+    if spec.time_column:
+        windows = [spec.time_column, *([spec.date_column] if spec.date_column else [])]
+    else:
+        windows = [*FEATURE_WINDOW_COLUMNS, *LABEL_WINDOW_COLUMNS]
+    return list(dict.fromkeys([*spec.keys, "split", LABEL, *features, *windows]))

@@ -130,8 +130,8 @@ _PURCHASE_NUMERIC = (
     "purchases",
     "sessions",
     "active_days",
-    "distinct_products",
-    "distinct_categories",
+    "product_days",
+    "category_days",
     "avg_view_price",
     "max_view_price",
     "cart_value",
@@ -170,7 +170,7 @@ _CART_NUMERIC = (
     "session_views_before",
     "session_carts_before",
     "seconds_since_session_start",
-    "user_viewed_product_before",
+    "user_viewed_product_today",
 )
 
 # `iso_week` is in the cart contract but deliberately NOT a feature: with a
@@ -183,7 +183,7 @@ CART_SPEC = TaskSpec(
     numeric_features=_CART_NUMERIC,
     categorical_features=("category_l1", "category_l2", "brand"),
     log_features=tuple(
-        f for f in _CART_NUMERIC if f not in {"hour_of_day", "day_of_week", "user_viewed_product_before"}
+        f for f in _CART_NUMERIC if f not in {"hour_of_day", "day_of_week", "user_viewed_product_today"}
     ),
     train_split="train",
     test_split="test",

@@ -57,8 +57,8 @@ def _purchase_features(rng: np.random.Generator, z: np.ndarray, purchases: np.nd
         "purchases": purchases,
         "sessions": sessions,
         "active_days": np.minimum(sessions, 21),
-        "distinct_products": np.minimum(views, rng.poisson(2 + views / 2)),
-        "distinct_categories": np.minimum(views, rng.poisson(1 + views / 6)),
+        "product_days": np.minimum(views, rng.poisson(2 + views / 2)),
+        "category_days": np.minimum(views, rng.poisson(1 + views / 6)),
         "avg_view_price": avg_view_price,
         "max_view_price": np.round(avg_view_price * (1 + rng.uniform(0, 1, n)), 2),
         "cart_value": np.round(carts * price, 2),
@@ -144,7 +144,7 @@ def make_cart_frame(n_carts: int = 3000, signal: bool = True, seed: int = 0, n_o
             "session_views_before": rng.poisson(6, n),
             "session_carts_before": rng.poisson(1, n),
             "seconds_since_session_start": np.round(rng.exponential(600, n)),
-            "user_viewed_product_before": viewed,
+            "user_viewed_product_today": viewed,
         }
     )
     if signal:

@@ -1,15 +1,16 @@
-"""ml.dbt_bridge: the glue the dbt Python models call (the parts without Spark)."""
+"""ml.dbt_bridge and ml.spark_io: the glue the dbt Python models call (the parts without Spark)."""
 
 from __future__ import annotations
 
-import math
+import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from ml_fixtures import make_purchase_frame
 
-from ml import dbt_bridge
+from ml import dbt_bridge, spark_io
 from ml.evaluate import METRIC_COLUMNS
 from ml.pipeline import train_or_load
 from ml.tasks import CART_TASK, PURCHASE_TASK
@@ -70,12 +71,42 @@ def test_model_dir_defaults_under_the_warehouse(monkeypatch, tmp_path: Path):
     assert dbt_bridge.model_dir(str(tmp_path / "elsewhere")) == tmp_path / "elsewhere"
 
 
-def test_values_become_spark_friendly():
-    stamp = pd.Timestamp("2019-11-30 10:00:00", tz="UTC")
-    assert dbt_bridge._plain(float("nan")) is None
-    assert dbt_bridge._plain(pd.NaT) is None
-    assert dbt_bridge._plain(stamp).tzinfo is None and dbt_bridge._plain(stamp).hour == 10
-    import numpy as np
+def test_result_frames_are_coerced_to_their_declared_types_before_arrow():
+    frame = pd.DataFrame(
+        {
+            "n": [3.0, np.nan],  # an int column that became float because of a skipped row
+            "x": [0.25, np.nan],
+            "flag": [1, 0],
+            "name": ["a", np.nan],
+            "day": [dt.date(2019, 11, 30), None],
+            "at": [pd.Timestamp("2019-11-30 10:00", tz="UTC"), pd.NaT],
+            "junk": ["not", "written"],
+        }
+    )
+    ready = spark_io.spark_ready(frame, "name string, n bigint, x double, flag boolean, day date, at timestamp")
+    assert list(ready.columns) == ["name", "n", "x", "flag", "day", "at"]
+    assert str(ready["n"].dtype) == "Int64" and ready["n"].iloc[0] == 3 and ready["n"].isna().iloc[1]
+    assert ready["x"].dtype == "float64" and np.isnan(ready["x"].iloc[1])
+    assert ready["flag"].tolist() == [True, False]
+    assert ready["name"].isna().tolist() == [False, True]
+    assert ready["day"].tolist() == [dt.date(2019, 11, 30), None]
+    assert str(ready["at"].dtype) == "datetime64[ns, UTC]" and ready["at"].iloc[0].hour == 10
+    assert pd.isna(ready["at"].iloc[1])
 
-    assert dbt_bridge._plain(np.int64(3)) == 3 and isinstance(dbt_bridge._plain(np.int64(3)), int)
-    assert math.isclose(dbt_bridge._plain(np.float64(0.25)), 0.25)
+
+def test_naive_timestamps_are_taken_as_utc_and_aware_ones_converted():
+    frame = pd.DataFrame(
+        {"a": [pd.Timestamp("2019-11-30 10:00")], "b": [pd.Timestamp("2019-11-30 11:00", tz="Europe/Berlin")]}
+    )
+    ready = spark_io.spark_ready(frame, "a timestamp, b timestamp")
+    assert ready["a"].iloc[0] == ready["b"].iloc[0] == pd.Timestamp("2019-11-30 10:00", tz="UTC")
+
+
+def test_non_integral_values_are_not_truncated_into_a_bigint():
+    with pytest.raises(TypeError, match="non-equivalent"):
+        spark_io.spark_ready(pd.DataFrame({"n": [1.5]}), "n bigint")
+
+
+def test_unsupported_schema_types_are_refused():
+    with pytest.raises(ValueError, match="unsupported type"):
+        spark_io.schema_fields("a decimal(10)")

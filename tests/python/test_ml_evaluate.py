@@ -90,12 +90,12 @@ def test_importance_is_tidy_and_ranked(cart_result) -> None:
 
 
 def test_importance_reflects_the_known_signal(cart_result) -> None:
-    # Fixture logit: +1.5 * user_viewed_product_before, -1.2 * log(price_relative_to_category).
+    # Fixture logit: +1.5 * user_viewed_product_today, -1.2 * log(price_relative_to_category).
     lr = feature_importance(cart_result.get("logistic_regression", FORECAST)).set_index("feature")
-    assert lr.loc["user_viewed_product_before", "importance"] > 0
+    assert lr.loc["user_viewed_product_today", "importance"] > 0
     assert lr.loc["price_relative_to_category", "importance"] < 0
-    assert lr.loc["user_viewed_product_before", "rank"] <= 3
+    assert lr.loc["user_viewed_product_today", "rank"] <= 3
     noise_feature = lr.loc["session_carts_before", "importance"]
-    assert abs(noise_feature) < abs(lr.loc["user_viewed_product_before", "importance"]) / 3
+    assert abs(noise_feature) < abs(lr.loc["user_viewed_product_today", "importance"]) / 3
     xgb = feature_importance(cart_result.get("xgboost", FORECAST)).set_index("feature")
-    assert xgb.loc["user_viewed_product_before", "rank"] <= 3
+    assert xgb.loc["user_viewed_product_today", "rank"] <= 3

@@ -106,6 +106,7 @@ def test_reported_metrics_match_a_recomputation(
         assert row["log_loss"] == pytest.approx(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)), rel=1e-9)
         assert row["n_train"] == (frame.split == "train").sum()
         assert row["n_test"] == len(test)
+        assert row["train_sample_rate"] == row["test_sample_rate"] == 1.0  # a pandas frame is all there is
         assert row["positive_rate_test"] == pytest.approx(y.mean())
         assert row["threshold"] == FAST.threshold
     # The baseline predicts the training base rate everywhere.
@@ -117,7 +118,8 @@ def test_metrics_frame_has_exactly_the_contract_columns(results: dict[str, TaskR
     frame = metrics_frame([results["purchase_signal"], results["cart_signal"]])
     assert list(frame.columns) == [
         "task", "model", "evaluation", "auc_roc", "pr_auc", "log_loss", "brier", "accuracy", "precision",
-        "recall", "threshold", "n_train", "n_test", "positive_rate_test", "train_start", "train_end",
+        "recall", "threshold", "n_train", "n_test", "train_sample_rate", "test_sample_rate",
+        "positive_rate_test", "train_start", "train_end",
         "test_start", "test_end", "model_version", "trained_at",
     ]  # fmt: skip
     assert list(frame.columns) == METRIC_COLUMNS
@@ -201,7 +203,7 @@ def test_spark_style_dtypes_give_the_same_model() -> None:
     plain = make_cart_frame(n_carts=800, seed=17)
     spark = plain.copy()
     spark["price"] = [Decimal(str(v)) for v in spark["price"]]
-    for col in ("user_views_before", "hour_of_day", "user_viewed_product_before"):
+    for col in ("user_views_before", "hour_of_day", "user_viewed_product_today"):
         spark[col] = spark[col].astype("int32")
     spark["cart_date"] = spark["cart_date"].astype(str)
     spark["brand"] = spark["brand"].astype("string")  # pd.NA instead of None

@@ -28,15 +28,15 @@ from ml.tasks import (
 
 # The input contracts from the design brief (not derived from the code).
 PURCHASE_CONTRACT = [
-    "views", "carts", "remove_from_carts", "purchases", "sessions", "active_days", "distinct_products",
-    "distinct_categories", "avg_view_price", "max_view_price", "cart_value", "purchase_value",
+    "views", "carts", "remove_from_carts", "purchases", "sessions", "active_days", "product_days",
+    "category_days", "avg_view_price", "max_view_price", "cart_value", "purchase_value",
     "days_since_last_event", "view_to_cart_rate", "events_per_session",
 ]  # fmt: skip
 CART_CONTRACT = [
     "hour_of_day", "day_of_week", "iso_week", "category_l1", "category_l2", "brand", "price",
     "price_relative_to_category", "user_views_before", "user_carts_before", "user_purchases_before",
     "user_sessions_before", "product_views_before", "product_carts_before", "product_purchases_before",
-    "session_views_before", "session_carts_before", "seconds_since_session_start", "user_viewed_product_before",
+    "session_views_before", "session_carts_before", "seconds_since_session_start", "user_viewed_product_today",
 ]  # fmt: skip
 
 ALL_LISTS = [(t, e) for t in tasks.TASKS for e in get_task(t).evaluations]
