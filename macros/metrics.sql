@@ -1,17 +1,10 @@
-{#- Shared metric definitions, so every mart computes a rate or a score the same way. -#}
+{#- Shared metric definitions, so every mart computes a rate or a score the
+    same way. Column-level helpers only: each renders one or a few columns. -#}
 
 {#- numerator / denominator as a double; null when the denominator is 0 or null
     (an undefined rate is not a zero rate). -#}
 {% macro safe_divide(numerator, denominator) -%}
   cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0)
-{%- endmacro %}
-
-{#- Event counts of the funnel steps over the rows of a group. -#}
-{% macro funnel_event_counts() -%}
-    count_if(event_type = 'view') as views,
-    count_if(event_type = 'cart') as carts,
-    count_if(event_type = 'purchase') as purchases,
-    count_if(event_type = 'remove_from_cart') as remove_from_carts
 {%- endmacro %}
 
 {#- The three event-based conversion rates, from columns views, carts, purchases. -#}
@@ -21,9 +14,15 @@
     {{ safe_divide('purchases', 'views') }} as view_to_purchase_rate
 {%- endmacro %}
 
-{#- Revenue of the purchase events in a group (0 when there are none). -#}
-{% macro purchase_revenue() -%}
-    coalesce(sum(case when event_type = 'purchase' then price end), 0)
+{#- ABC class of a group ranked by revenue: A for the groups making the first
+    80% of revenue (the group that crosses 80% included), B for the next 15%,
+    C for the rest. -#}
+{% macro pareto_class(cumulative_share, share) -%}
+    case
+        when {{ cumulative_share }} - {{ share }} < 0.80 then 'A'
+        when {{ cumulative_share }} - {{ share }} < 0.95 then 'B'
+        else 'C'
+    end
 {%- endmacro %}
 
 {#- A 1-5 quintile score of `column` over all rows, 5 best. Ties share the
@@ -50,12 +49,13 @@
     avg(log1p({{ column }})) as {{ column }}_log_mean, stddev_samp(log1p({{ column }})) as {{ column }}_log_stddev
 {%- endmacro %}
 
-{#- The analysis date for recency: the var when set, else the day after the
-    last event date in stg_events. -#}
-{% macro analysis_date() -%}
+{#- The analysis date recency is measured to: the var `rfm_analysis_date` when
+    set, else the day after `last_event_date` (an expression such as
+    `max(event_date)` over the model's import CTE). -#}
+{% macro analysis_date(last_event_date) -%}
   {%- if var('rfm_analysis_date') -%}
     to_date('{{ var("rfm_analysis_date") }}')
   {%- else -%}
-    (select date_add(max(event_date), 1) from {{ ref('stg_events') }})
+    date_add({{ last_event_date }}, 1)
   {%- endif -%}
 {%- endmacro %}

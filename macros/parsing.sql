@@ -1,13 +1,20 @@
 {#- Helpers for turning raw CSV fields into typed columns. -#}
 
-{#- The first of `accepted_event_time_formats` that parses the text, as a UTC
-    timestamp (the session time zone is UTC); null when none does. -#}
+{#- The event time as a UTC timestamp (the session time zone is UTC); null when
+    the text matches none of `accepted_event_time_formats`. The source's own
+    layout (`2019-11-01 00:00:05 UTC`, nearly every line) takes a fast path: a
+    length and suffix check and a plain cast, which is null for an impossible
+    date or time. Other text tries the formats in order. -#}
 {% macro parse_event_time(column) -%}
-  coalesce(
-    {%- for fmt in var('accepted_event_time_formats') %}
-    to_timestamp({{ column }}, "{{ fmt }}"){{ "," if not loop.last }}
-    {%- endfor %}
-  )
+  case
+    when length({{ column }}) = 23 and endswith({{ column }}, ' UTC')
+      then cast(substr({{ column }}, 1, 19) as timestamp)
+    else coalesce(
+      {%- for fmt in var('accepted_event_time_formats') %}
+      to_timestamp({{ column }}, "{{ fmt }}"){{ "," if not loop.last }}
+      {%- endfor %}
+    )
+  end
 {%- endmacro %}
 
 {#- Empty strings become nulls: REES46 writes a missing category_code, brand or

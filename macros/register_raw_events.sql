@@ -14,13 +14,19 @@
 {% endmacro %}
 
 {#-
-  Registers the folder of raw REES46 files as an external text table, one row
-  per physical line, so staging can parse every line itself and quarantine what
-  it cannot parse (a CSV reader would drop or null such lines silently).
+  Registers the folder of raw REES46 files as two external tables in the
+  schema <target schema>_raw:
 
-  Idempotent: the table is dropped and created again on every invocation, so a
-  changed path or new files are picked up. The table is external (it has a
-  path), so dropping it never deletes the raw files. Spark reads .csv.gz
+    events_raw        one row per physical line (text source), so staging can
+                      parse every line itself and quarantine what it cannot
+                      parse (a CSV reader would drop or null such lines silently);
+    events_raw_files  one row per file (binaryFile source, contents not read):
+                      name, size and modification time, which the manifest of
+                      loaded files (stg_raw_files) compares to decide what is new.
+
+  Idempotent: both are dropped and created again on every invocation, so a
+  changed path or new files are picked up. They are external (they have a
+  path), so dropping them never deletes the raw files. Spark reads .csv.gz
   transparently and strips \n, \r\n and \r line endings.
 -#}
 {% macro register_raw_events() %}
@@ -31,13 +37,13 @@
   {%- if execute -%}
     {%- set schema = target.schema ~ '_raw' -%}
     {%- set path = raw_events_path() -%}
+    {%- set options = "options (path '" ~ path ~ "', pathGlobFilter '*.csv*')" -%}
     {%- do log("raw events: registering " ~ path ~ " as " ~ schema ~ ".events_raw", info=true) -%}
     {%- do run_query("create schema if not exists " ~ schema) -%}
     {%- do run_query("drop table if exists " ~ schema ~ ".events_raw") -%}
-    {%- do run_query(
-        "create table " ~ schema ~ ".events_raw (value string) using text"
-        ~ " options (path '" ~ path ~ "', pathGlobFilter '*.csv*')"
-    ) -%}
+    {%- do run_query("create table " ~ schema ~ ".events_raw (value string) using text " ~ options) -%}
+    {%- do run_query("drop table if exists " ~ schema ~ ".events_raw_files") -%}
+    {%- do run_query("create table " ~ schema ~ ".events_raw_files using binaryFile " ~ options) -%}
     {#- A missing or empty folder would otherwise build empty tables without a word. -#}
     {%- set probe = run_query("select 1 from " ~ schema ~ ".events_raw limit 1") -%}
     {%- if probe.rows | length == 0 -%}

@@ -1,12 +1,23 @@
-"""Benchmark: generate EVENTS events, run `dbt build` on them, write the numbers.
+"""Benchmark: a full refresh of a month, then a one-day incremental refresh,
+against plain PySpark and DuckDB on the same raw files.
 
-    .venv/bin/python scripts/benchmark.py [--events 67500000] [--keep-data]
+    .venv/bin/python scripts/benchmark.py --events 10000000 [--keep-data] [--skip-references]
 
-Everything lives under warehouse/benchmark/ (ignored by git): the raw files, a
-warehouse of its own and dbt's target folder. Results are written to
-benchmarks/results/<UTC time>-<events>.json and .md: generation seconds, dbt
-build seconds, the slowest models, peak memory of dbt and its Spark JVM, and
-row counts of the main tables.
+For EVENTS events a month it generates (or, with --keep-data, reuses) daily
+files for November 2019 plus the file of 1 December (the day added), then:
+
+1. `dbt build --full-refresh` over November: every model, test and ML model;
+2. adds the 1 December file and runs `dbt build` (incremental);
+3. times the reference implementations (benchmarks/reference) on the November
+   files: staging parse + de-duplication, the daily funnel, RFM and user
+   z-scores, and compares their figures with the project's tables.
+
+It records wall time per dbt node (run_results.json), total wall time, peak
+resident memory of the process tree, peak scratch disk (growth of the used
+space on the warehouse's file system), events per second, and the machine's
+cores and memory. Results go to benchmarks/results/<events>.json and .md
+(the latest run per size), with the exact commands. Everything it writes
+besides the results lives under warehouse/benchmark/ (ignored by git).
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -23,18 +35,36 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.reference import duckdb_reference, pyspark_reference  # noqa: E402
+
 BENCH = ROOT / "warehouse" / "benchmark"
 RESULTS = ROOT / "benchmarks" / "results"
+SCHEMA = "rees46"
+ADDED_DAY_FILE = "2019-Dec-01.csv"
+# The project's models that produce what the references produce: staging parse
+# + de-duplication, the daily funnel, RFM and the user z-scores (with the event
+# fact and the user-day aggregate they are built from).
+REFERENCE_EQUIVALENT_NODES = [
+    "model.rees46.base_rees46__event_lines",
+    "model.rees46.stg_events",
+    "model.rees46.fct_events",
+    "model.rees46.fct_user_daily_activity",
+    "model.rees46.mart_funnel_daily",
+    "model.rees46.mart_user_rfm",
+    "model.rees46.mart_user_segments",
+]
 COUNTED_TABLES = [
-    "rees46_staging.stg_events",
-    "rees46_staging.stg_events_quarantine",
-    "rees46_marts.fct_sessions",
-    "rees46_marts.mart_user_rfm",
-    "rees46_marts.mart_user_segments",
-    "rees46_ml.ml_cart_training_set",
-    "rees46_ml.ml_purchase_predictions",
+    "rees46_staging.stg_events", "rees46_staging.stg_events_quarantine", "rees46_marts.fct_events",
+    "rees46_marts.fct_sessions", "rees46_marts.fct_user_daily_activity", "rees46_marts.fct_session_product_groups",
+    "rees46_marts.fct_product_daily_activity", "rees46_marts.fct_cart_outcomes", "rees46_marts.mart_user_rfm",
+    "rees46_marts.mart_user_segments", "rees46_ml.ml_purchase_training_set", "rees46_ml.ml_cart_training_set",
+    "rees46_ml.ml_purchase_predictions", "rees46_ml.ml_cart_predictions",
 ]
 
+
+# --- measuring ------------------------------------------------------------------
 
 def tree_rss_kb(pid: int) -> int:
     """Resident memory of a process and all its descendants, in kB (from /proc)."""
@@ -59,18 +89,20 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
-def run_measured(command: list[str], env: dict[str, str], log_path: Path) -> tuple[float, int, int]:
-    """Run a command; return (seconds, exit code, peak tree RSS in kB)."""
-    peak = 0
+def run_measured(command: list[str], env: dict[str, str], log_path: Path) -> dict:
+    """Run a command; return seconds, exit code, peak tree RSS and peak disk growth."""
+    peak_rss, peak_disk = 0, 0
+    disk_before = shutil.disk_usage(BENCH).used
     started = time.monotonic()
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak_rss, peak_disk
             while not done.is_set():
-                peak = max(peak, tree_rss_kb(process.pid))
+                peak_rss = max(peak_rss, tree_rss_kb(process.pid))
+                peak_disk = max(peak_disk, shutil.disk_usage(BENCH).used - disk_before)
                 done.wait(1.0)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -78,95 +110,241 @@ def run_measured(command: list[str], env: dict[str, str], log_path: Path) -> tup
         code = process.wait()
         done.set()
         sampler.join()
-    return time.monotonic() - started, code, peak
+    return {
+        "seconds": round(time.monotonic() - started, 1),
+        "exit_code": code,
+        "peak_rss_mb": round(peak_rss / 1024),
+        "peak_scratch_disk_gb": round(peak_disk / 1e9, 2),
+    }
 
 
-def count_rows(env: dict[str, str]) -> dict[str, int]:
-    """Row counts of the main tables, read through the benchmark's own metastore."""
-    script = (
-        "import json, os\n"
-        "from pyspark.sql import SparkSession\n"
-        "w = os.environ['REES46_WAREHOUSE_DIR']\n"
-        "spark = (SparkSession.builder.enableHiveSupport()\n"
-        "  .config('spark.sql.warehouse.dir', w + '/spark-warehouse')\n"
-        "  .config('spark.hadoop.javax.jdo.option.ConnectionURL', f'jdbc:derby:;databaseName={w}/metastore_db')\n"
-        "  .config('spark.ui.enabled', 'false').getOrCreate())\n"
-        f"tables = {COUNTED_TABLES!r}\n"
-        "print(json.dumps({t: spark.table(t).count() for t in tables}))\n"
+def node_seconds(target: Path) -> list[dict]:
+    path = target / "run_results.json"
+    results = json.loads(path.read_text())["results"] if path.exists() else []
+    return sorted(
+        ({"node": r["unique_id"], "status": r["status"], "seconds": round(r["execution_time"], 1)} for r in results),
+        key=lambda r: -r["seconds"],
     )
+
+
+def dbt_run(name: str, args: list[str], env: dict[str, str]) -> dict:
+    """One measured dbt invocation with its own target folder and log."""
+    target = BENCH / f"target_{name}"
+    shutil.rmtree(target, ignore_errors=True)
+    command = [str(Path(sys.executable).parent / "dbt"), *args,
+               "--target-path", str(target), "--log-path", str(BENCH / f"logs_{name}")]
+    measured = run_measured(command, env, BENCH / f"dbt_{name}.log")
+    nodes = node_seconds(target)
+    by_type: dict[str, float] = {}
+    for node in nodes:
+        kind = node["node"].split(".")[0]
+        by_type[kind] = round(by_type.get(kind, 0.0) + node["seconds"], 1)
+    return {
+        "command": "dbt " + " ".join(args),
+        "total_seconds": measured["seconds"],
+        "exit_code": measured["exit_code"],
+        "peak_rss_mb": measured["peak_rss_mb"],
+        "peak_scratch_disk_gb": measured["peak_scratch_disk_gb"],
+        "seconds_by_resource_type": by_type,
+        "failures": [n for n in nodes if n["status"] not in ("success", "pass")],
+        "nodes": nodes,
+    }
+
+
+# --- the project's own figures, to compare with the references ---------------------
+
+def project_figures(env: dict[str, str]) -> dict:
+    """Row counts of the main tables and the figures the references report,
+    read through the benchmark's own metastore (after the full refresh)."""
+    script = f"""
+import json, os
+from pyspark.sql import SparkSession
+w = os.environ['REES46_WAREHOUSE_DIR']
+spark = (SparkSession.builder.enableHiveSupport()
+  .config('spark.sql.warehouse.dir', w + '/spark-warehouse')
+  .config('spark.hadoop.javax.jdo.option.ConnectionURL', f'jdbc:derby:;databaseName={{w}}/metastore_db')
+  .config('spark.sql.session.timeZone', 'UTC').config('spark.ui.enabled', 'false').getOrCreate())
+spark.sparkContext.setLogLevel('ERROR')
+one = lambda q: spark.sql(q).collect()[0]
+rows = {{t: spark.table(t).count() for t in {COUNTED_TABLES!r}}}
+f = one('''select count(*) staged_events, sum(source_row_count) source_rows from {SCHEMA}_staging.stg_events''').asDict()
+f['quarantined_lines'] = one('select count(*) from {SCHEMA}_staging.stg_events_quarantine')[0]
+f.update(one('''select sum(views) views, sum(carts) carts, sum(purchases) purchases,
+  sum(remove_from_carts) remove_from_carts, cast(sum(revenue) as string) revenue, count(*) days,
+  sum(sessions) sessions from {SCHEMA}_marts.mart_funnel_daily''').asDict())
+f.update(one('''select count(*) rfm_users, sum(frequency) rfm_frequency_sum,
+  cast(sum(monetary) as string) rfm_monetary_sum, sum(recency_days) rfm_recency_sum
+  from {SCHEMA}_marts.mart_user_rfm''').asDict())
+f['zscore_users'] = one('select count(*) from {SCHEMA}_marts.mart_user_segments')[0]
+print(json.dumps({{'rows': rows, 'figures': f}}, default=str))
+"""
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+COMPARED_FIGURES = ["staged_events", "source_rows", "quarantined_lines", "views", "carts", "purchases",
+                    "remove_from_carts", "revenue", "days", "sessions", "rfm_users", "rfm_frequency_sum",
+                    "rfm_monetary_sum", "rfm_recency_sum", "zscore_users"]
+
+
+def compare_figures(project: dict, reference: dict) -> dict[str, list]:
+    """Figures that differ between the project and a reference: name -> [project, reference]."""
+    return {k: [project.get(k), reference.get(k)] for k in COMPARED_FIGURES
+            if str(project.get(k)) != str(reference.get(k))}
+
+
+# --- data -------------------------------------------------------------------------
+
+def prepare_data(events: int, seed: int, keep: bool) -> tuple[Path, Path, dict]:
+    """November as daily files in raw/, the 1 December file aside, and the
+    numbers of data rows of each (kept in a marker file for --keep-data)."""
+    from datagen import generate
+
+    raw, added = BENCH / "raw", BENCH / "added_day"
+    marker = BENCH / "raw.json"
+    wanted = {"events": events, "seed": seed}
+    if keep and marker.exists() and (added / ADDED_DAY_FILE).exists():
+        known = json.loads(marker.read_text())
+        if {k: known.get(k) for k in wanted} == wanted:
+            for path in raw.glob("2019-Dec-*.csv"):
+                path.unlink()  # left by an interrupted incremental run
+            return raw, added, known
+    for folder in (raw, added):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    # Two months with one population, so that 1 December continues November's
+    # users; only its first day is kept.
+    result = generate(raw, events=events, seed=seed, months=[(2019, 11), (2019, 12)], daily_files=True)
+    rows = dict(zip((f.name for f in result.files), result.rows_per_file, strict=True))
+    (raw / ADDED_DAY_FILE).rename(added / ADDED_DAY_FILE)
+    for path in raw.glob("2019-Dec-*.csv"):
+        path.unlink()
+    known = wanted | {"november_rows": sum(n for name, n in rows.items() if name.startswith("2019-Nov")),
+                      "added_rows": rows[ADDED_DAY_FILE], "generate_seconds": round(result.seconds, 1)}
+    marker.write_text(json.dumps(known))
+    return raw, added, known
+
+
+def machine() -> dict:
+    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                     if line.startswith("MemTotal:"))
+    return {"cores": os.cpu_count(), "memory_gb": round(memory_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "driver_memory": os.environ.get("SPARK_DRIVER_MEMORY", "12g")}
+
+
+# --- main ------------------------------------------------------------------------
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=67_500_000)
+    parser.add_argument("--events", type=int, default=67_500_000, help="events in November (default 67.5 M)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--keep-data", action="store_true", help="reuse raw files from an earlier run of the same size")
+    parser.add_argument("--keep-data", action="store_true", help="reuse raw files of an earlier run of the same size")
+    parser.add_argument("--skip-references", action="store_true", help="do not time PySpark and DuckDB")
     args = parser.parse_args()
 
-    raw, warehouse, target = BENCH / "raw", BENCH / "warehouse", BENCH / "target"
-    marker = BENCH / "raw.events"
-    if not (args.keep_data and marker.exists() and marker.read_text() == str(args.events)):
-        shutil.rmtree(raw, ignore_errors=True)
-    shutil.rmtree(warehouse, ignore_errors=True)
     BENCH.mkdir(parents=True, exist_ok=True)
+    raw, added, data = prepare_data(args.events, args.seed, args.keep_data)
+    warehouse = BENCH / "warehouse"
+    shutil.rmtree(warehouse, ignore_errors=True)
+    november_files = sorted(raw.glob("*.csv"))
+    raw_bytes = sum(p.stat().st_size for p in november_files)
+    events = data["november_rows"]
 
     env = dict(os.environ, DBT_PROFILES_DIR=str(ROOT / "profiles"), REES46_WAREHOUSE_DIR=str(warehouse),
-               REES46_RAW_DIR=str(raw), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    bin_dir = Path(sys.executable).parent
-    generate_seconds, code, generate_rss = run_measured(
-        [sys.executable, "-m", "datagen", "--out", str(raw), "--events", str(args.events),
-         "--seed", str(args.seed), "--if-empty"], env, BENCH / "generate.log")
-    if code != 0:
-        print(f"generation failed, see {BENCH / 'generate.log'}", file=sys.stderr)
-        return code
-    marker.write_text(str(args.events))
-    raw_bytes = sum(p.stat().st_size for p in raw.glob("*.csv*"))
+               REES46_RAW_DIR=str(raw), REES46_SCHEMA=SCHEMA, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    print(f"benchmark: {events:,} events in {len(november_files)} files ({raw_bytes / 1e9:.2f} GB)", flush=True)
 
-    build_seconds, code, build_rss = run_measured(
-        [str(bin_dir / "dbt"), "build", "--target-path", str(target), "--log-path", str(BENCH / "logs")],
-        env, BENCH / "dbt_build.log")
-    run_results = json.loads((target / "run_results.json").read_text()) if (target / "run_results.json").exists() else {"results": []}
-    timings = sorted(
-        ({"node": r["unique_id"], "status": r["status"], "seconds": round(r["execution_time"], 1)}
-         for r in run_results["results"]),
-        key=lambda r: -r["seconds"],
-    )
-    failures = [t for t in timings if t["status"] not in ("success", "pass")]
+    full = dbt_run("full_refresh", ["build", "--full-refresh"], env)
+    print(f"benchmark: full refresh {full['total_seconds']} s, exit {full['exit_code']}", flush=True)
+    project = project_figures(env) if full["exit_code"] == 0 else {"rows": {}, "figures": {}}
+
+    shutil.copy(added / ADDED_DAY_FILE, raw / ADDED_DAY_FILE)
+    added_events = data["added_rows"]
+    incremental = dbt_run("incremental", ["build"], env)
+    (raw / ADDED_DAY_FILE).unlink()
+    print(f"benchmark: incremental {incremental['total_seconds']} s, exit {incremental['exit_code']}", flush=True)
+
+    equivalent = {n["node"]: n["seconds"] for n in full["nodes"] if n["node"] in REFERENCE_EQUIVALENT_NODES}
+    project_seconds = round(sum(equivalent.values()), 1)
+    references = {}
+    if not args.skip_references:
+        for name, module in (("pyspark", pyspark_reference), ("duckdb", duckdb_reference)):
+            out = BENCH / f"reference_{name}"
+            shutil.rmtree(out, ignore_errors=True)
+            result = module.run(raw, out, threads=os.cpu_count() or 2)
+            shutil.rmtree(out, ignore_errors=True)
+            references[name] = {
+                "seconds": result["seconds"],
+                "project_to_reference_ratio": round(project_seconds / result["seconds"]["total"], 2),
+                "figures_differing_from_project": compare_figures(project["figures"], result["figures"]),
+            }
+            print(f"benchmark: {name} reference {result['seconds']['total']} s", flush=True)
+
     result = {
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "driver_memory": os.environ.get("SPARK_DRIVER_MEMORY", "12g")},
-        "events_requested": args.events,
+        "machine": machine(),
+        "events": events,
+        "raw_files": len(november_files),
         "raw_bytes": raw_bytes,
-        "generate_seconds": round(generate_seconds, 1),
-        "generate_peak_rss_mb": round(generate_rss / 1024),
-        "dbt_build_seconds": round(build_seconds, 1),
-        "dbt_build_exit_code": code,
-        "dbt_build_peak_rss_mb": round(build_rss / 1024),
-        "nodes": len(timings),
-        "failures": failures,
-        "slowest_nodes": timings[:15],
-        "rows": count_rows(env) if code == 0 else {},
+        "generate_seconds": data["generate_seconds"],
+        "commands": {
+            "benchmark": f"scripts/benchmark.sh {args.events}" + (" --keep-data" if args.keep_data else ""),
+            "full_refresh": full["command"],
+            "incremental": incremental["command"] + f"  (after adding {ADDED_DAY_FILE}, {added_events:,} events)",
+        },
+        "full_refresh": full,
+        "full_refresh_events_per_second": round(events / full["total_seconds"]),
+        "incremental": incremental | {"added_events": added_events,
+                                      "share_of_full_refresh": round(incremental["total_seconds"] / full["total_seconds"], 3)},
+        "reference_outputs": {"project_nodes": equivalent, "project_seconds": project_seconds, **references},
+        "rows": project["rows"],
+        "figures": project["figures"],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M}Z-{args.events}"
+    stem = RESULTS / f"benchmark-{args.events}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(result) + "\n")
+    print(markdown(result))
+    return full["exit_code"] or incremental["exit_code"]
+
+
+def markdown(r: dict) -> str:
+    full, inc, ref = r["full_refresh"], r["incremental"], r["reference_outputs"]
     lines = [
-        f"# Benchmark {result['measured_at']}: {args.events:,} events requested",
+        f"# Benchmark: {r['events']:,} events ({r['measured_at']})",
         "",
-        f"- raw: {raw_bytes / 1e9:.2f} GB; generation {result['generate_seconds']} s, peak {result['generate_peak_rss_mb']} MB",
-        f"- `dbt build`: {result['dbt_build_seconds']} s, exit {code}, {len(timings)} nodes, "
-        f"peak RSS of dbt + Spark JVM {result['dbt_build_peak_rss_mb']} MB",
+        f"Machine: {r['machine']['cores']} cores, {r['machine']['memory_gb']} GB; "
+        f"raw: {r['raw_files']} daily files, {r['raw_bytes'] / 1e9:.2f} GB.",
         "",
-        "| table | rows |", "|---|---|",
-        *[f"| {table} | {rows:,} |" for table, rows in result["rows"].items()],
-        "", "| slowest node | seconds |", "|---|---|",
-        *[f"| {t['node']} | {t['seconds']} |" for t in timings[:15]],
+        "Commands: " + "; ".join(f"`{v}`" for v in r["commands"].values()),
+        "",
+        "| run | wall s | models s | tests s | peak RSS MB | peak scratch GB | exit |",
+        "|---|---|---|---|---|---|---|",
     ]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return code
+    for name, run in (("full refresh", full), ("one-day incremental", inc)):
+        t = run["seconds_by_resource_type"]
+        lines.append(f"| {name} | {run['total_seconds']} | {t.get('model', 0)} | {t.get('test', 0)} | "
+                     f"{run['peak_rss_mb']} | {run['peak_scratch_disk_gb']} | {run['exit_code']} |")
+    lines += [
+        "",
+        f"Full refresh: {r['full_refresh_events_per_second']:,} events/s. Incremental = "
+        f"{inc['share_of_full_refresh']:.1%} of the full refresh ({inc['added_events']:,} events added).",
+        "",
+        f"Reference outputs (staging parse + de-duplication, daily funnel, RFM, user z-scores): "
+        f"project {ref['project_seconds']} s",
+    ]
+    for name in ("pyspark", "duckdb"):
+        if name in ref:
+            lines.append(f"- {name}: {ref[name]['seconds']['total']} s (project / {name} = "
+                         f"{ref[name]['project_to_reference_ratio']}x); figures differing from the project: "
+                         f"{ref[name]['figures_differing_from_project'] or 'none'}")
+    lines += ["", "| slowest nodes, full refresh | s |", "|---|---|",
+              *[f"| {n['node']} | {n['seconds']} |" for n in full["nodes"][:15]],
+              "", "| slowest nodes, incremental | s |", "|---|---|",
+              *[f"| {n['node']} | {n['seconds']} |" for n in inc["nodes"][:10]]]
+    if full["failures"] or inc["failures"]:
+        lines += ["", f"Failures: {full['failures'] + inc['failures']}"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,26 @@
-{#- Every raw data line is accounted for: raw lines (headers excluded) =
-    staged events x their source_row_count + quarantined lines. Returns one row
-    with the three numbers when they disagree. -#}
-{% test raw_rows_reconcile(model, quarantine_model) %}
+{#- Every raw data line is accounted for: the data lines of the loaded files
+    (the manifest's counts) = staged events x their source_row_count +
+    quarantined lines. Returns one row with the numbers when they disagree.
+    With the var `full_data_checks: true` it also counts the raw text again
+    (a full read of every file) and compares that count too. -#}
+{% test raw_rows_reconcile(model, quarantine_model, manifest_model) %}
 
-with raw_lines as (
+with manifest as (
 
-    select count(*) as raw_rows
+    select coalesce(sum(data_lines), 0) as raw_rows
+    from {{ manifest_model }}
+
+),
+
+{%- if var('full_data_checks') %}
+raw_text as (
+
+    select count(*) as raw_text_rows
     from {{ source('rees46', 'events_raw') }}
     where lower(trim(value)) not like 'event_time,event_type,%'
 
 ),
+{%- endif %}
 
 staged as (
 
@@ -30,18 +41,24 @@ quarantined as (
 compared as (
 
     select
-        raw_lines.raw_rows,
+        manifest.raw_rows,
+        {{ 'raw_text.raw_text_rows' if var('full_data_checks') else 'manifest.raw_rows' }} as raw_text_rows,
         staged.staged_events,
         staged.staged_source_rows - staged.staged_events as duplicates_removed,
         quarantined.quarantined_rows
-    from raw_lines
+    from manifest
     cross join staged
     cross join quarantined
+    {%- if var('full_data_checks') %}
+    cross join raw_text
+    {%- endif %}
 
 )
 
 select *
 from compared
-where raw_rows != staged_events + duplicates_removed + quarantined_rows
+where
+    raw_rows != staged_events + duplicates_removed + quarantined_rows
+    or raw_text_rows != raw_rows
 
 {% endtest %}

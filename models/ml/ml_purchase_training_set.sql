@@ -10,25 +10,33 @@
     same_window features and label over the whole period: the original study's
                 setup, reported for comparison, not a forecast
 
-  Every feature except `purchases` and `purchase_value` is computed from
-  non-purchase events, so in the same window only those two carry the label
-  (and the ml package drops them there).
+  Features are sums over the user's rows in fct_user_daily_activity within the
+  feature window. Every feature except `purchases` and `purchase_value` is
+  computed from non-purchase events, so in the same window only those two
+  carry the label (and the ml package drops them there).
 -#}
 
 {%- set feature_days = var('ml_feature_window_days') %}
 {%- set label_days = var('ml_label_window_days') %}
 
-with events as (
+with user_days as (
 
     select
         user_id,
-        session_key,
         event_date,
-        event_type,
-        product_id,
-        category_id,
-        price
-    from {{ ref('int_events_sessionised') }}
+        views,
+        carts,
+        remove_from_carts,
+        purchases,
+        browsing_events,
+        browsing_sessions,
+        distinct_products,
+        distinct_categories,
+        view_value,
+        max_view_price,
+        cart_value,
+        revenue
+    from {{ ref('fct_user_daily_activity') }}
 
 ),
 
@@ -37,7 +45,7 @@ bounds as (
     select
         min(event_date) as first_date,
         date_add(max(event_date), 1) as end_date
-    from events
+    from user_days
 
 ),
 
@@ -77,7 +85,7 @@ windows as (
 
 ),
 
-window_events as (
+window_days as (
 
     select
         windows.split,
@@ -85,23 +93,31 @@ window_events as (
         windows.feature_end_date,
         windows.label_start_date,
         windows.label_end_date,
-        events.user_id,
-        events.session_key,
-        events.event_date,
-        events.event_type,
-        events.product_id,
-        events.category_id,
-        events.price,
-        events.event_type != 'purchase' as is_browsing
-    from events
+        user_days.user_id,
+        user_days.event_date,
+        user_days.views,
+        user_days.carts,
+        user_days.remove_from_carts,
+        user_days.purchases,
+        user_days.browsing_events,
+        user_days.browsing_sessions,
+        user_days.distinct_products,
+        user_days.distinct_categories,
+        user_days.view_value,
+        user_days.max_view_price,
+        user_days.cart_value,
+        user_days.revenue
+    from user_days
     inner join windows
-        on events.event_date >= windows.feature_start_date
-        and events.event_date < windows.feature_end_date
+        on user_days.event_date >= windows.feature_start_date
+        and user_days.event_date < windows.feature_end_date
 
 ),
 
 features as (
 
+    -- sums over the user's days in the window; sessions, products and
+    -- categories count browsing only (a purchase is the label in the same window)
     select
         split,
         user_id,
@@ -109,21 +125,21 @@ features as (
         min(feature_end_date) as feature_end_date,
         min(label_start_date) as label_start_date,
         min(label_end_date) as label_end_date,
-        count_if(event_type = 'view') as views,
-        count_if(event_type = 'cart') as carts,
-        count_if(event_type = 'remove_from_cart') as remove_from_carts,
-        count_if(event_type = 'purchase') as purchases,
-        count(distinct case when is_browsing then session_key end) as sessions,
-        count(distinct case when is_browsing then event_date end) as active_days,
-        count(distinct case when is_browsing then product_id end) as distinct_products,
-        count(distinct case when is_browsing then category_id end) as distinct_categories,
-        coalesce(avg(case when event_type = 'view' then price end), 0) as avg_view_price,
-        coalesce(max(case when event_type = 'view' then price end), 0) as max_view_price,
-        coalesce(sum(case when event_type = 'cart' then price end), 0) as cart_value,
-        coalesce(sum(case when event_type = 'purchase' then price end), 0) as purchase_value,
-        count_if(is_browsing) as browsing_events,
-        max(case when is_browsing then event_date end) as last_browsing_date
-    from window_events
+        sum(views) as views,
+        sum(carts) as carts,
+        sum(remove_from_carts) as remove_from_carts,
+        sum(purchases) as purchases,
+        sum(browsing_sessions) as sessions,
+        count_if(browsing_events > 0) as active_days,
+        sum(distinct_products) as product_days,
+        sum(distinct_categories) as category_days,
+        coalesce({{ safe_divide('sum(view_value)', 'sum(views)') }}, 0) as avg_view_price,
+        coalesce(max(max_view_price), 0) as max_view_price,
+        sum(cart_value) as cart_value,
+        sum(revenue) as purchase_value,
+        sum(browsing_events) as browsing_events,
+        max(case when browsing_events > 0 then event_date end) as last_browsing_date
+    from window_days
     group by split, user_id
 
 ),
@@ -132,12 +148,12 @@ labels as (
 
     select distinct
         windows.split,
-        events.user_id
-    from events
+        user_days.user_id
+    from user_days
     inner join windows
-        on events.event_date >= windows.label_start_date
-        and events.event_date < windows.label_end_date
-    where events.event_type = 'purchase'
+        on user_days.event_date >= windows.label_start_date
+        and user_days.event_date < windows.label_end_date
+    where user_days.purchases > 0
 
 ),
 
@@ -156,8 +172,8 @@ final as (
         features.purchases,
         features.sessions,
         features.active_days,
-        features.distinct_products,
-        features.distinct_categories,
+        features.product_days,
+        features.category_days,
         cast(features.avg_view_price as double) as avg_view_price,
         cast(features.max_view_price as double) as max_view_price,
         cast(features.cart_value as double) as cart_value,

@@ -3,7 +3,6 @@
         materialized='incremental',
         incremental_strategy='insert_overwrite',
         partition_by=['event_date'],
-        file_format='parquet',
     )
 }}
 
@@ -12,53 +11,14 @@
   collapse into one row whose `source_row_count` says how many raw rows it
   stands for, so raw rows = sum(source_row_count) + quarantined rows.
 
-  Incremental runs rebuild only the event dates touched by files not seen
-  before; those dates are recomputed from all raw files, so a date spread over
-  an old and a new file is never half overwritten.
+  Incremental runs rebuild only the event dates that lines loaded since the
+  last run touch, from the parsed lines of every file (never from raw text
+  again), so a date spread over an old and a new file is recomputed whole.
 -#}
 
+{%- set dates = dates_to_rebuild(ref('base_rees46__event_lines')) %}
+
 with event_lines as (
-
-    select * from {{ ref('base_rees46__event_lines') }}
-    where quarantine_reason is null
-
-),
-
-lines_to_process as (
-
-    select event_lines.*
-    from event_lines
-    {%- if is_incremental() %} -- noqa: disable=LT02
-    -- only the dates that files not loaded before contribute to
-    where to_date(event_lines.event_at) in (
-        select to_date(new_lines.event_at)
-        from event_lines as new_lines
-        where new_lines.source_file not in (
-            select loaded.source_file from {{ this }} as loaded
-        )
-    )
-    {%- endif %} -- noqa: enable=LT02
-
-),
-
-normalised as (
-
-    select
-        event_at,
-        event_type_text as event_type,
-        product_id,
-        category_id,
-        {{ empty_as_null('category_code_text') }} as category_code,
-        {{ empty_as_null('brand_text') }} as brand,
-        price,
-        user_id,
-        {{ empty_as_null('user_session_text') }} as user_session,
-        source_file
-    from lines_to_process
-
-),
-
-deduplicated as (
 
     select
         event_at,
@@ -70,10 +30,33 @@ deduplicated as (
         price,
         user_id,
         user_session,
+        source_file,
+        event_date
+    from {{ ref('base_rees46__event_lines') }}
+    where
+        quarantine_reason is null
+        and {{ in_dates('event_date', dates) }}
+
+),
+
+deduplicated as (
+
+    select
+        event_date,
+        event_at,
+        event_type,
+        product_id,
+        category_id,
+        category_code,
+        brand,
+        price,
+        user_id,
+        user_session,
         min(source_file) as source_file,
         count(*) as source_row_count
-    from normalised
+    from event_lines
     group by
+        event_date,
         event_at,
         event_type,
         product_id,
@@ -86,7 +69,7 @@ deduplicated as (
 
 ),
 
-enriched as (
+final as (
 
     select
         md5(concat_ws(
@@ -102,27 +85,21 @@ enriched as (
             coalesce(user_session, '')
         )) as event_id,
         event_at,
-        hour(event_at) as event_hour,
-        weekday(event_at) + 1 as event_weekday,
-        date_format(event_at, 'EEE') as event_weekday_name,
-        weekofyear(event_at) as event_iso_week,
         event_type,
         product_id,
         category_id,
         category_code,
-        split_part(category_code, '.', 1) as category_l1,
-        nullif(split_part(category_code, '.', 2), '') as category_l2,
-        nullif(split_part(category_code, '.', 3), '') as category_l3,
         brand,
         price,
         user_id,
         user_session,
         source_file,
         source_row_count,
+        {{ load_stamp() }} as loaded_at,
         -- partition column last: Spark stores partition columns at the end
-        to_date(event_at) as event_date
+        event_date
     from deduplicated
 
 )
 
-select * from enriched
+select * from final

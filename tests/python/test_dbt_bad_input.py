@@ -147,21 +147,6 @@ def test_every_raw_line_is_accounted_for(bad_input):
     assert staged_rows + quarantined == bad_input.data_lines
 
 
-def test_incremental_refresh_rebuilds_touched_dates_from_all_files(warehouse):
-    scenario = new_scenario("incremental", warehouse)
-    first = [good_line(n, day=1) for n in range(3)] + [good_line(n, day=2) for n in range(3, 5)]
-    (scenario.raw_dir / "a.csv").write_text("\n".join([HEADER, *first]) + "\n")
-    scenario.dbt("build", "--select", "+stg_events", "+stg_events_quarantine", "--indirect-selection", "cautious")
-    # a later file adds to day 2 (already loaded) and brings day 3
-    second = [good_line(n, day=2) for n in range(5, 7)] + [good_line(n, day=3) for n in range(7, 9)]
-    (scenario.raw_dir / "b.csv").write_text("\n".join([HEADER, *second]) + "\n")
-    scenario.dbt("build", "--select", "+stg_events", "+stg_events_quarantine", "--indirect-selection", "cautious")
-    by_date = dict(scenario.sql(
-        "select cast(event_date as string), count(*) from {s}_staging.stg_events group by 1"
-    ))
-    assert by_date == {"2019-11-01": 3, "2019-11-02": 4, "2019-11-03": 2}
-
-
 def test_missing_raw_data_fails_with_a_clear_message(warehouse):
     scenario = new_scenario("no_data", warehouse)  # empty raw folder
     result = scenario.dbt("build", "--select", "+stg_events", expect_success=False)

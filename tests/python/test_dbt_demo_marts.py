@@ -51,9 +51,11 @@ def test_daily_funnel_matches_raw_counts(demo, raw_events):
 def expected_rfm(raw_events) -> pd.DataFrame:
     purchases = raw_events[raw_events["event_type"] == "purchase"]
     analysis_date = max(raw_events["event_date"]) + pd.Timedelta(days=1)
+    # sessions are date-local: a session id continuing past midnight is a new session
+    purchases = purchases.assign(session_day=purchases["user_session"] + "|" + purchases["event_date"].astype(str))
     per_user = purchases.groupby("user_id").agg(
         last_purchase_at=("event_at", "max"),
-        frequency=("user_session", "nunique"),
+        frequency=("session_day", "nunique"),
         monetary_cents=("cents", "sum"),
     )
     per_user["recency_days"] = [(analysis_date - ts.date()).days for ts in per_user["last_purchase_at"]]
@@ -129,3 +131,29 @@ def test_demo_event_mix_is_close_to_the_published_profile(demo):
         "select count_if(event_type = 'cart'), count_if(event_type = 'purchase') from {s}_staging.stg_events"
     )[0]
     assert abs(purchases / carts - 0.32) < 0.05
+
+
+@pytest.mark.parametrize(("mart", "dimension"), [("mart_funnel_by_category", "category_l1"),
+                                                  ("mart_funnel_by_brand", "brand")])
+def test_users_and_sessions_per_dimension_match_raw_events(demo, raw_events, mart, dimension):
+    events = raw_events.assign(
+        category_l1=raw_events["category_code"].str.split(".").str[0].replace("", "unknown"),
+        brand=raw_events["brand"].replace("", "unknown"),
+        # sessions are date-local: (user, session id, date)
+        session=raw_events["user_id"].astype(str) + "|" + raw_events["user_session"] + "|"
+        + raw_events["event_date"].astype(str),
+    )
+    grouped = events.groupby(dimension)
+    expected = pd.DataFrame({
+        "unique_users": grouped["user_id"].nunique(),
+        "sessions": grouped["session"].nunique(),
+        "viewers": events[events["event_type"] == "view"].groupby(dimension)["user_id"].nunique(),
+        "purchasers": events[events["event_type"] == "purchase"].groupby(dimension)["user_id"].nunique(),
+    }).fillna(0).astype("int64").sort_index()
+    got = demo.frame(
+        f"select {dimension}, unique_users, sessions, viewers, purchasers from {{s}}_marts.{mart}"
+    ).set_index(dimension).sort_index()
+    assert len(expected) > 5
+    assert got.index.tolist() == expected.index.tolist()
+    for column in expected.columns:
+        assert got[column].tolist() == expected[column].tolist(), column

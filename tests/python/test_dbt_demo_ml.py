@@ -76,19 +76,25 @@ def _model_dir(demo) -> str:
 def test_training_sets_carry_no_future_information(demo):
     columns = {row[0] for row in demo.sql("describe {s}_ml.ml_cart_training_set")}
     assert not [c for c in columns if is_leaky(c) and c != "purchased"]
-    # history counts: recomputed in pandas from stg_events, they may include
-    # events at the same second (order within a second is arbitrary) but
-    # never a later one
+    # history counts, recomputed in pandas from stg_events: exactly the events
+    # strictly before the cart (one in the same second, such as the purchase
+    # the label looks at, is not history)
     events = demo.frame("select user_id, event_type, event_at from {s}_staging.stg_events")
-    carts = demo.frame("select user_id, cart_at, user_carts_before, user_purchases_before from {s}_ml.ml_cart_training_set")
+    carts = demo.frame(
+        "select user_id, cart_at, user_views_before, user_carts_before, user_purchases_before"
+        " from {s}_ml.ml_cart_training_set"
+    )
     assert len(carts) > 1000
-    for event_type, column in [("cart", "user_carts_before"), ("purchase", "user_purchases_before")]:
+    same_second = 0
+    for event_type, column in [("view", "user_views_before"), ("cart", "user_carts_before"),
+                               ("purchase", "user_purchases_before")]:
         times = events[events["event_type"] == event_type].groupby("user_id")["event_at"].apply(sorted)
         for row in carts.itertuples():
             earlier = times.get(row.user_id, [])
             strictly_before = sum(1 for t in earlier if t < row.cart_at)
-            at_or_before = sum(1 for t in earlier if t <= row.cart_at) - (1 if event_type == "cart" else 0)
-            assert strictly_before <= getattr(row, column) <= max(strictly_before, at_or_before), (row, column)
+            same_second += sum(1 for t in earlier if t == row.cart_at) - (event_type == "cart")
+            assert getattr(row, column) == strictly_before, (row, column)
+    assert same_second > 0  # the data has same-second events, so the check bites
 
 
 def test_predictions_cover_every_scored_user_with_probabilities(demo):

@@ -51,7 +51,7 @@ def test_lineage_runs_from_the_raw_source_to_the_ml_models(docs):
         return seen
 
     raw = "source.rees46.rees46.events_raw"
-    for leaf in ["model.rees46.ml_model_metrics", "model.rees46.fct_user_purchase_propensity",
+    for leaf in ["model.rees46.ml_model_metrics", "model.rees46.ml_user_purchase_propensity",
                  "model.rees46.mart_user_rfm", "model.rees46.mart_funnel_daily"]:
         assert raw in ancestors(leaf), leaf
     assert "model.rees46.ml_purchase_training_set" in ancestors("model.rees46.ml_purchase_predictions")

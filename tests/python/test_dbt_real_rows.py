@@ -1,6 +1,6 @@
-"""`dbt build` on the real rows in shared/data/rees46/2019-Oct-head5k.csv.
+"""`dbt build` on the real rows in tests/fixtures/rees46/2019-Oct-head5k.csv.
 
-Expected figures come from the data set's README (measured on the file
+Expected figures come from the fixture's README (measured on the file
 independently of this project) or from the raw file itself, read with the
 standard library here.
 """
@@ -34,7 +34,7 @@ def test_staged_event_counts_match_the_published_profile(real_rows):
 def test_exact_duplicates_are_collapsed_and_counted(real_rows):
     rows = raw_rows()
     expected_duplicates = len(rows) - len(set(rows))
-    assert expected_duplicates == 3  # as the README says
+    assert expected_duplicates == 3  # as the fixture's README says
     staged, source_rows = real_rows.sql(
         "select count(*), sum(source_row_count) from {s}_staging.stg_events"
     )[0]
@@ -43,9 +43,9 @@ def test_exact_duplicates_are_collapsed_and_counted(real_rows):
 
 
 def test_last_row_session_id_is_kept_as_found(real_rows):
-    # The data README says this row's session id is cut short; in this copy it
-    # is a full UUID. Either way it must be staged exactly as written (the
-    # truncated-line case itself is covered in test_dbt_bad_input.py).
+    # The last row of a slice is where a cut-short copy would show: its session
+    # id must be staged exactly as written (the truncated-line case itself is
+    # covered in test_dbt_bad_input.py).
     last = raw_rows()[-1]
     found = real_rows.sql(
         "select count(*) from {s}_staging.stg_events"
@@ -73,7 +73,7 @@ def test_timestamps_are_utc_and_typed(real_rows):
     first = raw_rows()[0]
     row = real_rows.sql(
         "select cast(event_at as string), event_hour, event_date, category_id, price"
-        f" from {{s}}_staging.stg_events where product_id = {first[2]} and user_id = {first[7]}"
+        f" from {{s}}_marts.fct_events where product_id = {first[2]} and user_id = {first[7]}"
         " order by event_at limit 1"
     )[0]
     assert row[0] == first[0].removesuffix(" UTC")

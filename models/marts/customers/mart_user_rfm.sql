@@ -1,13 +1,15 @@
 {#- RFM customer value: one row per user with at least one purchase. -#}
 
-with purchasers as (
+with user_days as (
 
     select
         user_id,
-        last_purchase_at,
+        event_date,
+        purchases,
         purchase_sessions,
-        purchase_value
-    from {{ ref('int_user_purchases') }}
+        revenue,
+        last_purchase_at
+    from {{ ref('fct_user_daily_activity') }}
 
 ),
 
@@ -17,15 +19,31 @@ segment_map as (
 
 ),
 
-measured as (
+purchasers as (
 
     select
         user_id,
-        last_purchase_at,
-        datediff({{ analysis_date() }}, to_date(last_purchase_at)) as recency_days,
-        purchase_sessions as frequency,
-        purchase_value as monetary,
-        log1p(purchase_value) as monetary_log1p
+        max(last_purchase_at) as last_purchase_at,
+        sum(purchase_sessions) as purchase_sessions,
+        sum(revenue) as purchase_value
+    from user_days
+    where purchases > 0
+    group by user_id
+
+),
+
+measured as (
+
+    select
+        purchasers.user_id,
+        purchasers.last_purchase_at,
+        datediff(
+            {{ analysis_date('(select max(user_days.event_date) from user_days)') }},
+            to_date(purchasers.last_purchase_at)
+        ) as recency_days,
+        purchasers.purchase_sessions as frequency,
+        purchasers.purchase_value as monetary,
+        log1p(purchasers.purchase_value) as monetary_log1p
     from purchasers
 
 ),

@@ -4,12 +4,48 @@
 
 {%- set zscored_features = [
     'views', 'carts', 'remove_from_carts', 'purchases', 'sessions',
-    'active_days', 'distinct_products', 'avg_view_price', 'revenue',
+    'active_days', 'product_days', 'avg_view_price', 'revenue',
 ] %}
 
-with behaviour as (
+with user_days as (
 
-    select * from {{ ref('int_user_behaviour') }}
+    select
+        user_id,
+        events,
+        views,
+        carts,
+        remove_from_carts,
+        purchases,
+        sessions,
+        distinct_products,
+        distinct_categories,
+        view_value,
+        revenue,
+        first_event_at,
+        last_event_at
+    from {{ ref('fct_user_daily_activity') }}
+
+),
+
+behaviour as (
+
+    select
+        user_id,
+        sum(events) as events,
+        sum(views) as views,
+        sum(carts) as carts,
+        sum(remove_from_carts) as remove_from_carts,
+        sum(purchases) as purchases,
+        sum(sessions) as sessions,
+        count(*) as active_days,
+        sum(distinct_products) as product_days,
+        sum(distinct_categories) as category_days,
+        coalesce({{ safe_divide('sum(view_value)', 'sum(views)') }}, 0) as avg_view_price,
+        sum(revenue) as revenue,
+        min(first_event_at) as first_event_at,
+        max(last_event_at) as last_event_at
+    from user_days
+    group by user_id
 
 ),
 
@@ -33,7 +69,7 @@ zscored as (
         {%- for feature in zscored_features %}
         behaviour.{{ feature }},
         {%- endfor %}
-        behaviour.distinct_categories,
+        behaviour.category_days,
         behaviour.first_event_at,
         behaviour.last_event_at,
         {%- for feature in zscored_features %}
@@ -53,7 +89,7 @@ segmented as (
         {%- for feature in zscored_features %}
         {{ feature }},
         {%- endfor %}
-        distinct_categories,
+        category_days,
         first_event_at,
         last_event_at,
         {%- for feature in zscored_features %}

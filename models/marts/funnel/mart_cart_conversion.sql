@@ -3,14 +3,32 @@
     or after the first cart addition. One row overall, one per level-1 category
     and one per brand, told apart by `breakdown`. -#}
 
-with pairs as (
+with cart_outcomes as (
 
     select
-        coalesce(category_l1, 'unknown') as category_l1,
-        coalesce(brand, 'unknown') as brand,
-        purchased_after_cart,
-        hours_to_purchase
-    from {{ ref('int_user_product_carts') }}
+        user_id,
+        product_id,
+        cart_at,
+        category_l1,
+        brand,
+        next_purchase_at
+    from {{ ref('fct_cart_outcomes') }}
+
+),
+
+pairs as (
+
+    -- a pair's first purchase at or after its first cart is the earliest
+    -- `next_purchase_at` over its carts
+    select
+        user_id,
+        product_id,
+        coalesce(min_by(category_l1, cart_at), 'unknown') as category_l1,
+        coalesce(min_by(brand, cart_at), 'unknown') as brand,
+        min(next_purchase_at) is not null as purchased_after_cart,
+        (unix_timestamp(min(next_purchase_at)) - unix_timestamp(min(cart_at))) / 3600.0 as hours_to_purchase
+    from cart_outcomes
+    group by user_id, product_id
 
 ),
 

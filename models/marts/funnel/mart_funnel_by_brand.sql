@@ -1,1 +1,32 @@
-{{ funnel_by_dimension('brand', 'brand') }}
+{#- The funnel per brand (events without a brand under 'unknown'). -#}
+
+with dimension_funnel as (
+
+    select * from {{ ref('mart_funnel_by_dimension') }}
+    where dimension = 'brand'
+
+),
+
+final as (
+
+    select
+        brand,
+        views,
+        carts,
+        purchases,
+        remove_from_carts,
+        unique_users,
+        viewers,
+        carters,
+        purchasers,
+        sessions,
+        revenue,
+        view_to_cart_rate,
+        cart_to_purchase_rate,
+        view_to_purchase_rate,
+        user_purchase_rate
+    from dimension_funnel
+
+)
+
+select * from final

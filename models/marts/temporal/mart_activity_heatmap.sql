@@ -1,16 +1,20 @@
 {#- Activity by ISO weekday x hour of day (UTC): the full 7 x 24 grid, zeros
     where nothing happened, ready for a heat map. -#}
 
-with events as (
+with hourly as (
 
     select
         event_date,
         event_weekday,
         event_hour,
-        event_type,
-        user_id,
-        price
-    from {{ ref('int_events_sessionised') }}
+        events,
+        views,
+        carts,
+        purchases,
+        remove_from_carts,
+        revenue,
+        active_users
+    from {{ ref('fct_hourly_activity') }}
 
 ),
 
@@ -42,7 +46,7 @@ days_per_weekday as (
     select
         event_weekday,
         count(distinct event_date) as days_observed
-    from events
+    from hourly
     group by event_weekday
 
 ),
@@ -52,18 +56,21 @@ cells as (
     select
         event_weekday,
         event_hour,
-        count(*) as events,
-        {{ funnel_event_counts() }},
-        count(distinct user_id) as unique_users,
-        {{ purchase_revenue() }} as revenue
-    from events
+        sum(events) as events,
+        sum(views) as views,
+        sum(carts) as carts,
+        sum(purchases) as purchases,
+        sum(remove_from_carts) as remove_from_carts,
+        sum(revenue) as revenue,
+        sum(active_users) as active_user_hours
+    from hourly
     group by event_weekday, event_hour
 
 ),
 
 totals as (
 
-    select count(*) as all_events from events
+    select sum(events) as all_events from hourly
 
 ),
 
@@ -81,11 +88,12 @@ final as (
         coalesce(cells.carts, 0) as carts,
         coalesce(cells.purchases, 0) as purchases,
         coalesce(cells.remove_from_carts, 0) as remove_from_carts,
-        coalesce(cells.unique_users, 0) as unique_users,
         coalesce(cells.revenue, 0) as revenue,
         coalesce(days_per_weekday.days_observed, 0) as days_observed,
         {{ safe_divide('coalesce(cells.events, 0)', 'days_per_weekday.days_observed') }}
             as avg_events_per_day,
+        {{ safe_divide('coalesce(cells.active_user_hours, 0)', 'days_per_weekday.days_observed') }}
+            as avg_active_users_per_day,
         {{ safe_divide('coalesce(cells.events, 0)', 'totals.all_events') }} as share_of_events,
         {{ safe_divide('cells.carts', 'cells.views') }} as view_to_cart_rate,
         {{ safe_divide('cells.purchases', 'cells.carts') }} as cart_to_purchase_rate,

@@ -1,8 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by=['source_file'],
+    )
+}}
+
 {#-
-  Every raw line except header lines, split into its nine fields, typed, and
-  classified: `quarantine_reason` is null for a valid event, else the first
-  check it failed (checks run in the order listed below).
+  Every data line of every loaded raw file (header lines excluded), parsed
+  once: split into its nine fields, typed, and classified as valid
+  (`quarantine_reason` null) or not, with the raw text kept for the lines that
+  are not valid. stg_events and stg_events_quarantine read this table, so the
+  raw text is parsed once per build, and an incremental build parses only the
+  files the manifest (stg_raw_files) does not list yet: one partition per file.
 -#}
+
+{%- set new_files = raw_files_to_load(source('rees46', 'events_raw_files')) if is_incremental() else none %}
 
 with source as (
 
@@ -10,6 +23,10 @@ with source as (
         raw_lines.value as raw_line,
         raw_lines._metadata.file_name as source_file
     from {{ source('rees46', 'events_raw') }} as raw_lines
+    {%- if new_files is not none %}
+    -- only new files (Spark prunes the other files from the scan)
+    where {{ in_list('raw_lines._metadata.file_name', new_files) }}
+    {%- endif %}
 
 ),
 
@@ -85,6 +102,30 @@ classified as (
         end as quarantine_reason
     from typed
 
+),
+
+final as (
+
+    -- typed fields for valid lines; the raw text only for the others (keeping
+    -- it for every line would store the raw files a second time)
+    select
+        quarantine_reason,
+        case when quarantine_reason is not null then raw_line end as raw_line,
+        event_at,
+        event_type_text as event_type,
+        product_id,
+        category_id,
+        {{ empty_as_null('category_code_text') }} as category_code,
+        {{ empty_as_null('brand_text') }} as brand,
+        price,
+        user_id,
+        {{ empty_as_null('user_session_text') }} as user_session,
+        to_date(event_at) as event_date,
+        {{ load_stamp() }} as loaded_at,
+        -- partition column last: Spark stores partition columns at the end
+        source_file
+    from classified
+
 )
 
-select * from classified
+select * from final
