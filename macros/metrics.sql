@@ -59,3 +59,11 @@
     date_add({{ last_event_date }}, 1)
   {%- endif -%}
 {%- endmacro %}
+
+{#- The key of a date-local session: a 64-bit hash of the user, the session id
+    (the store's, or a derived one) and the date. Every aggregate groups by it
+    together with the user and the date, so two sessions could only be mixed up
+    if their keys collided within one user's day. -#}
+{% macro session_key(session_id) -%}
+    xxhash64(user_id, {{ session_id }}, event_date)
+{%- endmacro %}

@@ -5,11 +5,13 @@
   marts each select their dimension from here, so users, sessions and revenue
   ranks are computed one way for all of them.
 
-  Distinct users and sessions per value come in three aggregation steps over
-  the session x product-group grain (value x session, value x user, value),
-  all dimensions in one pass with grouping sets, never as count(distinct)
-  over events. Missing codes, brands and levels fall under 'unknown', so
-  every dimension's totals reconcile with the events.
+  Distinct users and sessions per value come from the session x product-group
+  grain in two aggregation steps (value x user, then value; value x session,
+  then value), all dimensions in one pass with grouping sets, never as
+  count(distinct) over events. Sessions are counted for the dimensions whose
+  funnels report them (level-1 category, brand, price band). Missing codes,
+  brands and levels fall under 'unknown', so every dimension's totals
+  reconcile with the events.
 -#}
 
 with session_product_groups as (
@@ -31,8 +33,10 @@ with session_product_groups as (
 
 ),
 
-value_sessions as (
+value_users as (
 
+    -- step 1: each value's users with their counts (all five dimensions in one
+    -- pass: grouping sets)
     select
         case
             when grouping(category_code) = 0 then 'category_code'
@@ -47,7 +51,6 @@ value_sessions as (
         price_band,
         case when grouping(price_band) = 0 then min(price_band_order) end as price_band_order,
         user_id,
-        session_key,
         sum(views) as views,
         sum(carts) as carts,
         sum(remove_from_carts) as remove_from_carts,
@@ -55,38 +58,54 @@ value_sessions as (
         sum(revenue) as revenue
     from session_product_groups
     group by grouping sets (
-        (category_code, user_id, session_key),
-        (category_l1, user_id, session_key),
-        (brand, user_id, session_key),
-        (price_band, user_id, session_key),
-        (category_l1, price_band, user_id, session_key)
+        (category_code, user_id),
+        (category_l1, user_id),
+        (brand, user_id),
+        (price_band, user_id),
+        (category_l1, price_band, user_id)
     )
 
 ),
 
-value_users as (
+value_sessions as (
 
+    -- each value's sessions, for the dimensions whose funnel reports them
     select
-        dimension,
-        category_code,
+        case
+            when grouping(category_l1) = 0 then 'category_l1'
+            when grouping(brand) = 0 then 'brand'
+            else 'price_band'
+        end as dimension,
         category_l1,
         brand,
         price_band,
-        min(price_band_order) as price_band_order,
-        user_id,
-        count(*) as sessions,
-        sum(views) as views,
-        sum(carts) as carts,
-        sum(remove_from_carts) as remove_from_carts,
-        sum(purchases) as purchases,
-        sum(revenue) as revenue
-    from value_sessions
-    group by dimension, category_code, category_l1, brand, price_band, user_id
+        session_key,
+        user_id
+    from session_product_groups
+    group by grouping sets (
+        (category_l1, session_key, user_id),
+        (brand, session_key, user_id),
+        (price_band, session_key, user_id)
+    )
 
 ),
 
-dimension_values as (
+session_counts as (
 
+    select
+        dimension,
+        category_l1,
+        brand,
+        price_band,
+        count(*) as sessions
+    from value_sessions
+    group by dimension, category_l1, brand, price_band
+
+),
+
+user_counts as (
+
+    -- step 2: each value's totals and users reaching each step
     select
         dimension,
         category_code,
@@ -102,10 +121,23 @@ dimension_values as (
         count(*) as unique_users,
         count_if(views > 0) as viewers,
         count_if(carts > 0) as carters,
-        count_if(purchases > 0) as purchasers,
-        sum(sessions) as sessions
+        count_if(purchases > 0) as purchasers
     from value_users
     group by dimension, category_code, category_l1, brand, price_band
+
+),
+
+dimension_values as (
+
+    select
+        user_counts.*,
+        session_counts.sessions
+    from user_counts
+    left join session_counts
+        on user_counts.dimension = session_counts.dimension
+        and user_counts.category_l1 <=> session_counts.category_l1
+        and user_counts.brand <=> session_counts.brand
+        and user_counts.price_band <=> session_counts.price_band
 
 ),
 
