@@ -294,6 +294,8 @@ def main() -> int:
 
     result = {
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                 text=True).stdout.strip() or None,
         "machine": machine(),
         "events": events,
         "raw_files": len(november_files),
@@ -326,7 +328,7 @@ def markdown(r: dict) -> str:
         f"# Benchmark: {r['events']:,} events ({r['measured_at']})",
         "",
         f"Machine: {r['machine']['cores']} cores, {r['machine']['memory_gb']} GB; "
-        f"raw: {r['raw_files']} daily files, {r['raw_bytes'] / 1e9:.2f} GB.",
+        f"raw: {r['raw_files']} daily files, {r['raw_bytes'] / 1e9:.2f} GB; commit {r.get('commit')}.",
         "",
         "Commands: " + "; ".join(f"`{v}`" for v in r["commands"].values()),
         "",
