@@ -60,18 +60,39 @@
   {%- endif -%}
 {%- endmacro %}
 
+{#- The dates whose rows in `relation` the latest load wrote (those carrying
+    its newest `loaded_at`), for data tests that check only what a run
+    changed. Returns none with the var `full_data_checks: true` (check every
+    date); the query reads only `loaded_at`, constant within each file. -#}
+{% macro latest_load_dates(relation, date_column) %}
+  {%- if var('full_data_checks') -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- if not execute -%}
+    {{ return([]) }}
+  {%- endif -%}
+  {%- set query -%}
+    select distinct cast({{ date_column }} as string) from {{ relation }}
+    where loaded_at = (select max(loaded_at) from {{ relation }})
+  {%- endset -%}
+  {{ return(run_query(query).columns[0].values() | sort | list) }}
+{% endmacro %}
+
 {#- Data tests on the big date-partitioned models check only the rows the
     latest load wrote: their YAML says `where: "loaded_at = __latest_load__"`,
     and this override of dbt's get_where_subquery turns the token into the
-    model's newest stamp (Parquet statistics then skip every older file). With
-    the var `full_data_checks: true` they check every row. -#}
+    model's newest stamp, as a literal so that Parquet statistics skip every
+    older file (timestamps are written as TIMESTAMP_MICROS for this, see the
+    profile). With the var `full_data_checks: true` they check every row. -#}
 {% macro default__get_where_subquery(relation) -%}
   {%- set where = config.get('where', '') -%}
   {%- if where and '__latest_load__' in where -%}
     {%- if var('full_data_checks') -%}
       {%- set where = 'true' -%}
-    {%- else -%}
-      {%- set where = where | replace('__latest_load__', '(select max(loaded_at) from ' ~ relation ~ ')') -%}
+    {%- elif execute -%}
+      {%- set latest = run_query('select cast(max(loaded_at) as string) from ' ~ relation).columns[0].values()[0] -%}
+      {%- set latest_literal = "timestamp'" ~ latest ~ "'" if latest is not none else 'null' -%}
+      {%- set where = where | replace('__latest_load__', latest_literal) -%}
     {%- endif -%}
   {%- endif -%}
   {%- if where -%}

@@ -266,32 +266,7 @@ def main() -> int:
 
     equivalent = {n["node"]: n["seconds"] for n in full["nodes"] if n["node"] in REFERENCE_EQUIVALENT_NODES}
     project_seconds = round(sum(equivalent.values()), 1)
-    references = {}
-    if not args.skip_references:
-        for name in ("pyspark", "duckdb"):
-            out = BENCH / f"reference_{name}"
-            shutil.rmtree(out, ignore_errors=True)
-            # its own process: a JVM or DuckDB of its own, nothing shared with dbt's
-            command = [sys.executable, str(REFERENCES / f"{name}_reference.py"), "--raw", str(raw),
-                       "--out", str(out), "--threads", str(os.cpu_count() or 2)]
-            if name == "pyspark":  # the same memory and shuffle settings as the local dbt target
-                command += ["--driver-memory", env.get("SPARK_DRIVER_MEMORY", "12g"),
-                            "--shuffle-partitions", env.get("SPARK_SHUFFLE_PARTITIONS", "64")]
-            measured = run_measured(command, env, BENCH / f"reference_{name}.log")
-            lines = (BENCH / f"reference_{name}.log").read_text().strip().splitlines()
-            shutil.rmtree(out, ignore_errors=True)
-            if measured["exit_code"] != 0 or not lines:
-                references[name] = {"error": f"exit {measured['exit_code']}, see {BENCH / f'reference_{name}.log'}"}
-                continue
-            result = json.loads(lines[-1])
-            references[name] = {
-                "seconds": result["seconds"],
-                "peak_rss_mb": measured["peak_rss_mb"],
-                "project_to_reference_ratio": round(project_seconds / result["seconds"]["total"], 2),
-                "figures_differing_from_project": compare_figures(project["figures"], result["figures"]),
-            }
-            print(f"benchmark: {name} reference {result['seconds']['total']} s", flush=True)
-
+    references: dict = {}
     result = {
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -310,16 +285,50 @@ def main() -> int:
         "full_refresh_events_per_second": round(events / full["total_seconds"]),
         "incremental": incremental | {"added_events": added_events,
                                       "share_of_full_refresh": round(incremental["total_seconds"] / full["total_seconds"], 3)},
-        "reference_outputs": {"project_nodes": equivalent, "project_seconds": project_seconds, **references},
+        "reference_outputs": {"project_nodes": equivalent, "project_seconds": project_seconds},
         "rows": project["rows"],
         "figures": project["figures"],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"benchmark-{args.events}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(result) + "\n")
+    write_results(stem, result)  # the dbt figures stand even if a reference is interrupted
+    if not args.skip_references:
+        for name in ("pyspark", "duckdb"):
+            result["reference_outputs"][name] = time_reference(name, raw, env, project_seconds, project["figures"])
+            write_results(stem, result)
     print(markdown(result))
     return full["exit_code"] or incremental["exit_code"]
+
+
+def time_reference(name: str, raw: Path, env: dict[str, str], project_seconds: float, figures: dict) -> dict:
+    """One reference job in its own process (a JVM or DuckDB of its own,
+    nothing shared with dbt's), with its figures compared to the project's."""
+    out = BENCH / f"reference_{name}"
+    log = BENCH / f"reference_{name}.log"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, str(REFERENCES / f"{name}_reference.py"), "--raw", str(raw),
+               "--out", str(out), "--threads", str(os.cpu_count() or 2)]
+    if name == "pyspark":  # the same memory and shuffle settings as the local dbt target
+        command += ["--driver-memory", env.get("SPARK_DRIVER_MEMORY", "12g"),
+                    "--shuffle-partitions", env.get("SPARK_SHUFFLE_PARTITIONS", "64")]
+    measured = run_measured(command, env, log)
+    lines = log.read_text().strip().splitlines()
+    shutil.rmtree(out, ignore_errors=True)
+    if measured["exit_code"] != 0 or not lines:
+        return {"error": f"exit {measured['exit_code']}, see {log}"}
+    reference = json.loads(lines[-1])
+    print(f"benchmark: {name} reference {reference['seconds']['total']} s", flush=True)
+    return {
+        "seconds": reference["seconds"],
+        "peak_rss_mb": measured["peak_rss_mb"],
+        "project_to_reference_ratio": round(project_seconds / reference["seconds"]["total"], 2),
+        "figures_differing_from_project": compare_figures(figures, reference["figures"]),
+    }
+
+
+def write_results(stem: Path, result: dict) -> None:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(result) + "\n")
 
 
 def markdown(r: dict) -> str:

@@ -151,3 +151,30 @@ def test_incremental_build_equals_a_full_build(day_added, demo, layer, model):
     for left, right in [(incremental, full), (full, incremental)]:
         extra = day_added.sql(f"select count(*) from (select {select} from {left} except all select {select} from {right})")
         assert extra[0][0] == 0, f"{model}: {extra[0][0]} rows of {left} not in {right}"
+
+
+def failed_tests(result) -> set[str]:
+    return {r.node.name for r in result.result.results if str(r.status).lower() == "fail"}
+
+
+def test_reconciliations_check_the_latest_load_day_by_day_and_every_day_on_request(day_added):
+    """The day-by-day reconciliations of a date-partitioned aggregate with the
+    fact compare the dates the latest load rebuilt: a stray row in that day
+    fails them; one in an older day is outside the default check and caught
+    with `full_data_checks`."""
+    table = day_added.table("marts", "fct_user_daily_activity")
+    backup = day_added.table("marts", "user_daily_backup")
+    reconciliations = ["--select", "fct_user_daily_activity,test_name:totals_match"]
+    day_added.sql(f"create table {backup} using parquet as select * from {table}")
+    try:
+        for day, in_latest_load in [("2019-11-30", True), ("2019-11-01", False)]:
+            # one user-day counted twice (same loaded_at as its day's rows)
+            day_added.sql(f"insert into {table} select * from {backup} where event_date = date'{day}' limit 1")
+            default = day_added.dbt("test", *reconciliations, expect_success=not in_latest_load)
+            assert bool(failed_tests(default)) == in_latest_load, (day, failed_tests(default))
+            full = day_added.dbt("test", *reconciliations, vars={"full_data_checks": True}, expect_success=False)
+            assert any("sum_events" in name for name in failed_tests(full)), (day, failed_tests(full))
+            day_added.sql(f"insert overwrite table {table} select * from {backup} where event_date = date'{day}'")
+        day_added.dbt("test", *reconciliations, vars={"full_data_checks": True})  # restored
+    finally:
+        day_added.sql(f"drop table if exists {backup}")
