@@ -266,7 +266,6 @@ def main() -> int:
 
     equivalent = {n["node"]: n["seconds"] for n in full["nodes"] if n["node"] in REFERENCE_EQUIVALENT_NODES}
     project_seconds = round(sum(equivalent.values()), 1)
-    references: dict = {}
     result = {
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
