@@ -14,7 +14,8 @@ DEMO_EVENTS ?= 1000000
 DEMO_SEED ?= 42
 BENCHMARK_EVENTS ?= 67500000
 
-.PHONY: setup demo generate build docs docs-serve test lint benchmark clean
+.PHONY: setup demo generate build docs docs-serve test lint benchmark clean \
+	server-start server-stop server-status sql cluster-start cluster-stop
 
 $(VENV)/.installed: pyproject.toml adapter/pyproject.toml $(shell find adapter/dbt -type f -name '*.py' -o -name '*.yml' | sort)
 	scripts/setup.sh
@@ -36,6 +37,30 @@ docs: setup
 
 docs-serve: setup
 	$(DBT) docs serve --host 127.0.0.1
+
+# A Spark server over the same warehouse (Thrift on 127.0.0.1:10000 for dbt's
+# `thrift` target, beeline, PyHive and JDBC; Spark Connect on 127.0.0.1:15002
+# for the Python models). Build through it with `$(DBT) build --target thrift`.
+server-start: setup
+	$(PY) scripts/spark_server.py start
+
+server-stop: setup
+	$(PY) scripts/spark_server.py stop
+
+server-status: setup
+	$(PY) scripts/spark_server.py status
+
+# A beeline prompt on the running server (`make sql ARGS='-e "show databases"'`).
+sql: setup
+	$(PY) scripts/spark_server.py sql $(ARGS)
+
+# A standalone cluster on loopback (a master, two one-core workers) with the
+# server submitted to it; the `thrift` target builds against it unchanged.
+cluster-start: setup
+	$(PY) scripts/spark_server.py cluster-start
+
+cluster-stop: setup
+	$(PY) scripts/spark_server.py cluster-stop
 
 # Full-scale benchmark (67.5 M events); writes benchmarks/results/.
 benchmark: setup

@@ -11,7 +11,8 @@ Three rules keep the driver's memory independent of the table sizes:
   instants, dates as dates), never through a Python loop over rows.
 
 Written against the DataFrame API that classic sessions and Spark Connect
-share; the tests run a classic local session only.
+share: the local target runs a classic session, the `thrift` target's Python
+models a Spark Connect session (tests/python/test_spark_server.py builds both).
 """
 
 from __future__ import annotations
@@ -41,9 +42,18 @@ ARROW_CONF = {
 _U, _RANK = "__sample_u", "__sample_rank"
 
 
+def is_connect(session: SparkSession) -> bool:
+    """True for a Spark Connect session (the `thrift` target's Python models)."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
 @contextmanager
 def arrow(session: SparkSession) -> Iterator[None]:
-    """Arrow conversion forced on for the block, previous settings restored after."""
+    """Arrow conversion forced on for the block, previous settings restored after.
+    Spark Connect always converts through Arrow and has no such settings."""
+    if is_connect(session):
+        yield
+        return
     previous = {key: session.conf.get(key, None) for key in ARROW_CONF}
     for key, value in ARROW_CONF.items():
         session.conf.set(key, value)
@@ -153,7 +163,7 @@ def use_driver_python(session: SparkSession) -> None:
     just imported `ml`) is the right one. Spark Connect servers start their own
     workers and are left alone.
     """
-    if os.environ.get("PYSPARK_PYTHON") or type(session).__module__.startswith("pyspark.sql.connect"):
+    if os.environ.get("PYSPARK_PYTHON") or is_connect(session):
         return
     context = session.sparkContext
     if context.pythonExec == "python3":  # Spark's default, not a choice

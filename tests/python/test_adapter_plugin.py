@@ -8,7 +8,12 @@ import pytest
 from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.sparklocal import Plugin
-from dbt.adapters.sparklocal.connections import SparkLocalCredentials, escape_spark_string
+from dbt.adapters.sparklocal.connections import (
+    SparkLocalCredentials,
+    check_metastore_free,
+    derby_metastore,
+    escape_spark_string,
+)
 from dbt.adapters.sparklocal.python_submissions import (
     SessionPythonJobHelper,
     SparkConnectPythonJobHelper,
@@ -66,3 +71,54 @@ def test_tiny_python_models_build_end_to_end(warehouse):
     assert [tuple(row) for row in rows] == [(n, 2 * n, n * n) for n in range(1, 6)]
     provider = {row[0]: row[1] for row in scenario.sql("describe table extended {s}.doubled")}
     assert provider.get("Provider") == "parquet"  # not dbt-spark's default of delta
+
+
+# --- metastore contention: one clear message instead of a Java stack trace ---
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+descriptor = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.lockf(descriptor, fcntl.LOCK_EX)  # what Derby does to dbex.lck while booted
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def hold_derby_lock(metastore: Path):
+    """Another process holding the metastore's lock the way a booted Derby does."""
+    import subprocess
+    import sys
+
+    metastore.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(metastore / "dbex.lck")],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def derby_settings(metastore: Path) -> dict:
+    return {"spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore};create=true"}
+
+
+def test_metastore_path_is_read_from_the_derby_url(tmp_path):
+    assert derby_metastore(derby_settings(tmp_path / "metastore_db")) == tmp_path / "metastore_db"
+    assert derby_metastore({"spark.hadoop.javax.jdo.option.ConnectionURL": "jdbc:mysql://db/hive"}) is None
+    assert derby_metastore({}) is None
+
+
+def test_a_metastore_held_by_another_process_fails_fast_naming_the_holder(tmp_path):
+    metastore = tmp_path / "metastore_db"
+    check_metastore_free(derby_settings(metastore))  # no database yet: free
+    holder = hold_derby_lock(metastore)
+    try:
+        with pytest.raises(DbtRuntimeError, match="in use by another process") as other:
+            check_metastore_free(derby_settings(metastore))
+        assert "--target thrift" in str(other.value)
+        (tmp_path / "server").mkdir()
+        (tmp_path / "server" / "server.pid").write_text("4242\n")
+        with pytest.raises(DbtRuntimeError, match=r"the project's Spark server \(pid 4242\)"):
+            check_metastore_free(derby_settings(metastore))
+    finally:
+        holder.kill()
+        holder.wait()
+    check_metastore_free(derby_settings(metastore))  # released with its process: free again

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Mapping, Optional
 
+from dbt.adapters.contracts.connection import Connection
 from dbt.adapters.spark.connections import SparkConnectionManager, SparkCredentials
+from dbt_common.exceptions import DbtRuntimeError
 
 
 @dataclass
@@ -31,8 +37,67 @@ def escape_spark_string(value: Any) -> Any:
     return value
 
 
+def derby_metastore(server_side_parameters: Mapping[str, str]) -> Optional[Path]:
+    """The folder of the embedded Derby metastore the settings point at, if any."""
+    url = server_side_parameters.get("spark.hadoop.javax.jdo.option.ConnectionURL", "")
+    match = re.match(r"jdbc:derby:;?databaseName=([^;]+)", url)
+    return Path(match.group(1)) if match else None
+
+
+def derby_in_use(metastore: Path) -> bool:
+    """True while another JVM has the Derby database open: Derby holds an
+    exclusive lock on dbex.lck for as long as the database is booted."""
+    lock = metastore / "dbex.lck"
+    if not lock.exists():
+        return False
+    descriptor = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(descriptor, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(descriptor)
+
+
+def check_metastore_free(server_side_parameters: Mapping[str, str]) -> None:
+    """Fail fast, in one message, when the in-process session could not open
+    the metastore because another process holds it (Derby admits one).
+
+    Only called before this process has started its own JVM: once it has, the
+    lock is this process's own.
+    """
+    metastore = derby_metastore(server_side_parameters)
+    if metastore is None or not derby_in_use(metastore):
+        return
+    holder = "another process (a second local dbt build, or a notebook)"
+    server_pid = metastore.parent / "server" / "server.pid"
+    if server_pid.exists():
+        holder = f"the project's Spark server (pid {server_pid.read_text().strip()})"
+    raise DbtRuntimeError(
+        f"The metastore {metastore} is in use by {holder}; the local target needs it to itself. "
+        "Build through the server with `dbt build --target thrift`, or stop it (`make server-stop`) "
+        "or wait for the other build to finish."
+    )
+
+
+def session_jvm_running() -> bool:
+    from pyspark import SparkContext
+
+    return SparkContext._active_spark_context is not None
+
+
 class SparkLocalConnectionManager(SparkConnectionManager):
     TYPE = "sparklocal"
+
+    @classmethod
+    def open(cls, connection: Connection) -> Connection:
+        credentials = connection.credentials
+        if credentials.method == "session" and not session_jvm_running():
+            check_metastore_free(credentials.server_side_parameters)
+        return super().open(connection)
 
     def add_query(self, sql: str, auto_begin: bool = True, bindings: Optional[Any] = None,
                   abridge_sql_log: bool = False, *args: Any, **kwargs: Any) -> Any:

@@ -45,7 +45,14 @@ class SessionPythonJobHelper(PythonJobHelper):
 
 
 class SparkConnectPythonJobHelper(PythonJobHelper):
-    """Runs the model through Spark Connect against the server dbt's SQL uses."""
+    """Runs the model through Spark Connect against the server dbt's SQL uses.
+
+    The server's defaults already match the local target (scripts/spark_server.py
+    starts it with the local target's settings, UTC included); the profile's
+    `server_side_parameters` (dbt-spark adds ANSI mode off to them) are set on
+    the Connect session too, as dbt-spark sets them on its Thrift sessions, so
+    SQL and Python models run under the same settings.
+    """
 
     def __init__(self, parsed_model: Dict, credentials: SparkLocalCredentials) -> None:
         if not credentials.connect_url:
@@ -54,9 +61,22 @@ class SparkConnectPythonJobHelper(PythonJobHelper):
             )
         self.model_name = parsed_model["alias"]
         self.connect_url = credentials.connect_url
+        self.server_side_parameters = dict(credentials.server_side_parameters)
 
-    def submit(self, compiled_code: str) -> None:
+    def session(self) -> Any:
         from pyspark.sql import SparkSession
 
-        spark = SparkSession.builder.remote(self.connect_url).getOrCreate()
-        run_compiled_model(compiled_code, spark, self.model_name)
+        try:
+            spark = SparkSession.builder.remote(self.connect_url).getOrCreate()
+            for key, value in self.server_side_parameters.items():
+                spark.conf.set(key, value)
+        except Exception as error:  # grpc and Spark errors: say where, keep the cause
+            raise DbtRuntimeError(
+                f"cannot prepare a Spark Connect session at {self.connect_url} for {self.model_name}: "
+                f"{str(error).splitlines()[0] if str(error) else type(error).__name__} "
+                "(is the server running? `make server-start`)"
+            ) from error
+        return spark
+
+    def submit(self, compiled_code: str) -> None:
+        run_compiled_model(compiled_code, self.session(), self.model_name)

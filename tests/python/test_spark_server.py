@@ -1,0 +1,303 @@
+"""The Spark server (Thrift + Spark Connect) and the `thrift` target.
+
+Quick tests check the server's settings and every one-line error of
+scripts/spark_server.py without starting Spark. The `server` tests start a real
+server on a scratch warehouse, build the whole project through it with
+`dbt build --target thrift` (SQL models over Thrift, Python models over Spark
+Connect) on the same generated month as the local `demo` scenario, and compare
+every table between the two targets; the server is stopped whatever happens.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dbt_harness import DbtScenario, spark
+from server_harness import (
+    SERVER_SCRIPT,
+    ServerEnv,
+    figures_match,
+    fingerprint_sql,
+    is_loopback,
+    listening_addresses,
+    process_tree,
+)
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("spark_server", SERVER_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got:\n{text}"
+    return lines[0]
+
+
+# --- settings and errors, without starting Spark ------------------------------
+
+def test_server_runs_with_the_local_targets_settings_on_loopback(tmp_path, monkeypatch):
+    monkeypatch.setenv("REES46_WAREHOUSE_DIR", str(tmp_path / "wh"))
+    monkeypatch.setenv("SPARK_SHUFFLE_PARTITIONS", "7")
+    script = load_script()
+    layout = script.Layout.from_env()
+    local = script.local_target_settings(layout)
+    server = script.server_settings(layout, master=None)
+    assert local["spark.sql.session.timeZone"] == "UTC"
+    assert local["spark.sql.shuffle.partitions"] == "7"  # rendered from the environment as dbt does
+    assert local["spark.sql.ansi.enabled"] == "false"  # as dbt-spark sets it on every connection
+    assert local["spark.sql.warehouse.dir"] == f"{tmp_path / 'wh'}/spark-warehouse"
+    assert str(tmp_path / "wh" / "metastore_db") in local["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    own = {"spark.app.name", "spark.master", "spark.driver.memory", "spark.driver.host", "spark.driver.bindAddress"}
+    assert {k: v for k, v in server.items() if k in local and k not in own} == {
+        k: v for k, v in local.items() if k not in own
+    }
+    for key in ("spark.driver.host", "spark.driver.bindAddress", "spark.connect.grpc.binding.address"):
+        assert server[key] == "127.0.0.1"
+    assert server["spark.plugins"] == script.CONNECT_PLUGIN
+    assert server["spark.master"] == "local[*]"
+    cluster = script.server_settings(layout, master="spark://127.0.0.1:7077")
+    assert cluster["spark.master"] == "spark://127.0.0.1:7077" and cluster["spark.cores.max"] == "2"
+
+
+@pytest.fixture
+def scratch(tmp_path) -> ServerEnv:
+    return ServerEnv(tmp_path / "warehouse")
+
+
+def test_stopping_a_server_that_is_not_running_says_so(scratch):
+    result = scratch.script("stop")
+    assert result.returncode == 0 and one_line(result.stdout) == "server: not running"
+    status = scratch.script("status")
+    assert status.returncode == 1 and one_line(status.stdout) == "server: not running"
+
+
+def test_a_stale_pid_file_is_not_taken_for_a_running_server(scratch):
+    (scratch.warehouse / "server").mkdir(parents=True)
+    pid_file = scratch.warehouse / "server" / "server.pid"
+    pid_file.write_text(f"{subprocess.Popen(['true']).pid}\n")  # a pid that is not a Spark server
+    assert one_line(scratch.script("stop").stdout) == "server: not running"
+    assert not pid_file.exists()
+
+
+def test_sql_without_a_server_says_how_to_start_one(scratch):
+    result = scratch.script("sql", "-e", "select 1")
+    assert result.returncode == 1
+    assert "not running: `make server-start` first" in one_line(result.stderr)
+
+
+def test_missing_java_is_one_line(scratch):
+    result = scratch.script("start", PATH=str(Path(sys.executable).parent), JAVA_HOME="")
+    assert result.returncode == 1
+    assert "Java 17+ was not found" in one_line(result.stderr)
+
+
+def test_a_taken_port_is_one_line(scratch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", scratch.ports["SPARK_THRIFT_PORT"]))
+        taken.listen()
+        result = scratch.script("start")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert f"port {scratch.ports['SPARK_THRIFT_PORT']} on 127.0.0.1 (Thrift) is taken" in line
+    assert "SPARK_THRIFT_PORT" in line
+
+
+def test_a_metastore_held_by_a_local_build_is_one_line(scratch):
+    from test_adapter_plugin import hold_derby_lock
+
+    holder = hold_derby_lock(scratch.warehouse / "metastore_db")
+    try:
+        result = scratch.script("start")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert "is open in another Spark process (a local dbt build?)" in one_line(result.stderr)
+
+
+# --- a real server: the thrift target end to end -------------------------------
+
+def assert_listens_on_loopback_only(pids: list[int], expected_ports: set[int]) -> None:
+    addresses = listening_addresses(pid for pid in pids for pid in process_tree(pid))
+    assert expected_ports <= {port for _, port in addresses}, addresses
+    assert all(is_loopback(host) for host, _ in addresses), f"not loopback: {addresses}"
+
+
+def tables_in(schema_prefix: str) -> list[str]:
+    """Every table of the local scenario's schemas (staging, marts, ml, ...)."""
+    schemas = [row[0] for row in spark().sql("show databases").collect() if row[0].startswith(schema_prefix + "_")]
+    return sorted(
+        f"{schema}.{row.tableName}" for schema in schemas
+        for row in spark().sql(f"show tables in {schema}").collect() if not row.isTemporary
+    )
+
+
+PYTHON_MODEL_OUTPUTS = {"ml_model_metrics", "ml_feature_importance", "ml_cart_predictions", "ml_purchase_predictions"}
+
+
+def compare_targets(local: DbtScenario, server: ServerEnv) -> list[str]:
+    """Tables whose figures differ between the local build and the server's.
+
+    Every table built from SQL gets its row count, numeric sums and distinct
+    counts compared; the Python models' outputs (and the propensity deciles
+    read from them) get their row counts compared, since training samples in
+    Spark and model versions carry the build time.
+    """
+    differences = []
+    tables = tables_in(local.schema)
+    assert len(tables) > 20, tables
+    for table in tables:
+        name = table.split(".")[1]
+        if name in PYTHON_MODEL_OUTPUTS or name == "ml_user_purchase_propensity":
+            query = f"select count(*) from {table}"
+        else:
+            query = fingerprint_sql(table, spark().table(table).dtypes)
+        expected = tuple(spark().sql(query).collect()[0])
+        actual = tuple(server.query(query)[0])
+        if not figures_match(expected, actual):
+            differences.append(f"{table}: local {expected} != server {actual}")
+    return differences
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> ServerEnv:
+    env = ServerEnv(tmp_path_factory.mktemp("server") / "warehouse")
+    started = env.script("start")
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "server: running" in started.stdout
+        yield env
+    finally:
+        stopped = env.script("stop")
+        print(stopped.stdout, stopped.stderr)
+
+
+@pytest.fixture(scope="module")
+def thrift_build(server: ServerEnv, demo: DbtScenario, tmp_path_factory) -> subprocess.CompletedProcess:
+    """`dbt build --target thrift` on the demo scenario's raw files, same schema name."""
+    return server.dbt("build", "--target", "thrift", schema=demo.schema, raw_dir=demo.raw_dir,
+                      work_dir=tmp_path_factory.mktemp("thrift_build"))
+
+
+@pytest.mark.dbt
+@pytest.mark.server
+def test_server_listens_on_loopback_only_and_refuses_a_second_start(server):
+    assert_listens_on_loopback_only(
+        [server.pid()], {server.ports["SPARK_THRIFT_PORT"], server.ports["SPARK_CONNECT_PORT"]}
+    )
+    again = server.script("start")
+    assert again.returncode == 1 and "already running" in one_line(again.stderr)
+
+
+@pytest.mark.dbt
+@pytest.mark.server
+def test_connect_sessions_get_the_sql_sides_settings(server):
+    probe = f"""
+from dbt.adapters.sparklocal.connections import SparkLocalCredentials
+from dbt.adapters.sparklocal.python_submissions import SparkConnectPythonJobHelper
+credentials = SparkLocalCredentials(method="thrift", host="127.0.0.1", schema="s",
+                                    connect_url="sc://127.0.0.1:{server.ports['SPARK_CONNECT_PORT']}")
+spark = SparkConnectPythonJobHelper({{"alias": "probe"}}, credentials).session()
+print(type(spark).__module__)
+for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled", "spark.sql.parquet.outputTimestampType"):
+    print(key, spark.conf.get(key))
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "pyspark.sql.connect.session",
+        "spark.sql.session.timeZone UTC",
+        "spark.sql.ansi.enabled false",
+        "spark.sql.parquet.outputTimestampType TIMESTAMP_MICROS",
+    ]
+
+
+@pytest.mark.dbt
+@pytest.mark.server
+def test_thrift_target_builds_everything_and_matches_the_local_target(server, thrift_build, demo):
+    assert thrift_build.returncode == 0, thrift_build.stdout[-5000:]
+    log = thrift_build.stdout
+    assert "Concurrency: 2 threads (target='thrift')" in log
+    assert "ERROR=0" in log and "Completed successfully" in log
+    for model in PYTHON_MODEL_OUTPUTS:  # Python models ran, through Spark Connect
+        assert f"OK created python table model {demo.schema}_ml.{model}" in log
+    assert compare_targets(demo, server) == []
+    statuses = "select task, model, evaluation, status from {schema}_ml.ml_model_metrics order by 1, 2, 3"
+    local = [tuple(row) for row in spark().sql(statuses.format(schema=demo.schema)).collect()]
+    assert local and server.query(statuses.format(schema=demo.schema)) == local
+    assert {row[3] for row in local} == {"trained"}
+
+
+@pytest.mark.dbt
+@pytest.mark.server
+def test_beeline_counts_the_same_rfm_rows_as_the_local_target(server, thrift_build, demo):
+    assert thrift_build.returncode == 0
+    table = demo.table("marts", "mart_user_rfm")
+    result = server.script("sql", "--outputformat=tsv2", "-e", f"select count(*) as n from {table}")
+    assert result.returncode == 0, result.stderr
+    # beeline echoes its prompt and the header before the value
+    count = int([line.strip() for line in result.stdout.splitlines() if line.strip().isdigit()][-1])
+    assert count == spark().sql(f"select count(*) from {table}").collect()[0][0] > 0
+
+
+@pytest.mark.dbt
+@pytest.mark.server
+def test_a_local_build_while_the_server_runs_fails_fast_with_what_to_do(server, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    result = server.dbt("build", schema="t_clash", raw_dir=raw, work_dir=tmp_path)  # local target
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert f"in use by the project's Spark server (pid {server.pid()})" in output
+    assert "--target thrift" in output and "make server-stop" in output
+    assert "at org." not in output and "Traceback" not in output  # no Java or Python stack trace
+
+
+HOLD_METASTORE = """
+import sys, time
+from pyspark.sql import SparkSession
+warehouse = sys.argv[1]
+spark = (SparkSession.builder.master("local[1]").enableHiveSupport()
+         .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                 f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true")
+         .config("spark.sql.warehouse.dir", f"{warehouse}/spark-warehouse")
+         .config("spark.driver.extraJavaOptions", f"-Dderby.stream.error.file={warehouse}/derby.log")
+         .config("spark.driver.memory", "1g").config("spark.ui.enabled", "false").getOrCreate())
+spark.sql("show databases").collect()
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.dbt
+def test_a_second_local_build_fails_fast_while_another_holds_the_metastore(tmp_path):
+    """A real Spark session (like a first local build) holds the Derby metastore."""
+    env = ServerEnv(tmp_path / "warehouse")
+    env.warehouse.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_METASTORE, str(env.warehouse)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        raw = tmp_path / "raw"
+        raw.mkdir()
+        result = env.dbt("build", schema="t_second", raw_dir=raw, work_dir=tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "is in use by another process (a second local dbt build, or a notebook)" in output
+    assert "at org." not in output and "Traceback" not in output
+    assert "log4j" not in output  # it stopped before starting a Spark session of its own
+
