@@ -14,7 +14,7 @@ DEMO_EVENTS ?= 1000000
 DEMO_SEED ?= 42
 BENCHMARK_EVENTS ?= 67500000
 
-.PHONY: setup demo generate build docs docs-serve test lint benchmark clean \
+.PHONY: setup demo generate build docs docs-serve report test lint benchmark clean \
 	server-start server-stop server-status sql cluster-start cluster-stop
 
 $(VENV)/.installed: pyproject.toml adapter/pyproject.toml $(shell find adapter/dbt -type f -name '*.py' -o -name '*.yml' | sort)
@@ -23,8 +23,14 @@ $(VENV)/.installed: pyproject.toml adapter/pyproject.toml $(shell find adapter/d
 
 setup: $(VENV)/.installed
 
-# Main job: demo data (unless raw files are already present), dbt build, docs.
-demo: setup generate build docs
+# Main job: demo data (unless raw files are already present), dbt build, docs,
+# the visual report, then what to do next.
+demo: setup generate build docs report
+	@echo ""
+	@echo "Next:"
+	@echo "  open the report:   file://$(REES46_WAREHOUSE_DIR)/report/index.html"
+	@echo "  browse lineage:    make docs-serve   (http://127.0.0.1:8080)"
+	@echo "  query a mart:      make server-start && make sql ARGS='-e \"select rfm_segment, count(*) from rees46_marts.mart_user_rfm group by 1\"'"
 
 generate: setup
 	$(PY) -m datagen --out "$(REES46_RAW_DIR)" --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --if-empty
@@ -34,6 +40,11 @@ build: setup
 
 docs: setup
 	$(DBT) docs generate
+
+# The visual report (static site under warehouse/report) from the built marts,
+# through the active target (DBT_TARGET=thrift to read from the Spark server).
+report: setup
+	$(PY) -m report
 
 docs-serve: setup
 	$(DBT) docs serve --host 127.0.0.1

@@ -21,7 +21,6 @@ Every failure the user can fix is one line on stderr and exit status 1.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -220,21 +219,11 @@ def port_answers(host: str, port: int) -> bool:
 
 
 def metastore_in_use(metastore: Path) -> bool:
-    """True while a JVM has the Derby metastore open: Derby holds an exclusive
-    lock on dbex.lck for as long as the database is booted."""
-    lock = metastore / "dbex.lck"
-    if not lock.exists():
-        return False
-    descriptor = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    else:
-        fcntl.lockf(descriptor, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(descriptor)
+    """True while a JVM has the Derby metastore open (the adapter's check,
+    which a local build runs before it opens a session)."""
+    from dbt.adapters.sparklocal.connections import derby_in_use
+
+    return derby_in_use(metastore)
 
 
 def launch(layout: Layout, name: str, command: list[str], extra_env: dict[str, str]) -> int:

@@ -64,3 +64,18 @@ def test_every_analysis_compiles_and_runs(demo):
     for path in compiled:
         rows = demo.sql(path.read_text().replace("{", "{{").replace("}", "}}"))
         assert isinstance(rows, list), path.name
+
+
+def test_docs_show_the_row_count_and_size_of_every_table(docs, demo):
+    manifest, catalog = docs
+    checked = []
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] != "model" or node["config"]["materialized"] not in ("table", "incremental"):
+            continue
+        stats = catalog["nodes"][uid]["stats"]
+        assert stats.get("bytes", {}).get("value", 0) > 0, f"{node['name']}: no size in the catalog"
+        rows = demo.sql(f"select count(*) from {node['schema']}.{node['alias']}")[0][0]
+        assert stats.get("rows", {}).get("value") == rows, node["name"]
+        checked.append(node["name"])
+    # incremental facts (stale counts before), marts and Python model outputs alike
+    assert {"fct_events", "fct_cart_outcomes", "stg_events", "mart_user_rfm", "ml_model_metrics"} <= set(checked)

@@ -233,10 +233,13 @@ def test_thrift_target_builds_everything_and_matches_the_local_target(server, th
     for model in PYTHON_MODEL_OUTPUTS:  # Python models ran, through Spark Connect
         assert f"OK created python table model {demo.schema}_ml.{model}" in log
     assert compare_targets(demo, server) == []
+    # the same models evaluated the same ways; the server trained them (the
+    # local demo may have been rebuilt since in reuse mode, status 'reused')
     statuses = "select task, model, evaluation, status from {schema}_ml.ml_model_metrics order by 1, 2, 3"
     local = [tuple(row) for row in spark().sql(statuses.format(schema=demo.schema)).collect()]
-    assert local and server.query(statuses.format(schema=demo.schema)) == local
-    assert {row[3] for row in local} == {"trained"}
+    on_server = server.query(statuses.format(schema=demo.schema))
+    assert local and [row[:3] for row in on_server] == [row[:3] for row in local]
+    assert {row[3] for row in on_server} == {"trained"} and {row[3] for row in local} <= {"trained", "reused"}
 
 
 @pytest.mark.dbt
