@@ -54,7 +54,7 @@ def run_queries(queries: Mapping[str, str], project_dir: Path, dbt_args: list[st
             results = getattr(shown.result, "results", None) or []
             detail = shown.exception or next((r.message for r in results if r.message), "see the dbt log")
             raise ReportDataError(
-                f"report query {name!r} failed ({str(detail).strip().splitlines()[0]}); "
+                f"report query {name!r} failed ({' '.join(str(detail).split())[:500]}); "
                 "has `dbt build` run on this target?"
             )
         frames[name] = to_frame(shown.result.results[0].agate_table)

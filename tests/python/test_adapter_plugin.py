@@ -122,3 +122,18 @@ def test_a_metastore_held_by_another_process_fails_fast_naming_the_holder(tmp_pa
         holder.kill()
         holder.wait()
     check_metastore_free(derby_settings(metastore))  # released with its process: free again
+
+
+@pytest.mark.dbt
+def test_a_build_after_this_process_stopped_its_session_is_not_refused(warehouse):
+    """The JVM (and Derby booted in it) outlives a stopped SparkContext: the
+    metastore lock is then this process's own, not another holder's."""
+    from conftest import new_scenario
+    from dbt_harness import spark
+
+    scenario = new_scenario("restart", warehouse)
+    scenario.project_dir = Path(__file__).parent / "fixtures" / "tiny_project"
+    scenario.dbt("build")
+    spark().stop()
+    scenario.dbt("build")  # raises DbtFailed if the metastore check refused it
+    assert scenario.sql("select count(*) from {s}.downstream")[0][0] == 5

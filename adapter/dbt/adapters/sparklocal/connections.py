@@ -66,8 +66,8 @@ def check_metastore_free(server_side_parameters: Mapping[str, str]) -> None:
     """Fail fast, in one message, when the in-process session could not open
     the metastore because another process holds it (Derby admits one).
 
-    Only called before this process has started its own JVM: once it has, the
-    lock is this process's own.
+    Only called before this process has started its own JVM (see
+    session_jvm_running): once it has, the lock is this process's own.
     """
     metastore = derby_metastore(server_side_parameters)
     if metastore is None or not derby_in_use(metastore):
@@ -84,9 +84,12 @@ def check_metastore_free(server_side_parameters: Mapping[str, str]) -> None:
 
 
 def session_jvm_running() -> bool:
+    """True once this process has started its JVM (a py4j gateway), even if its
+    SparkContext was stopped since: Derby stays booted in that JVM, so its lock
+    is this process's own."""
     from pyspark import SparkContext
 
-    return SparkContext._active_spark_context is not None
+    return SparkContext._gateway is not None or SparkContext._active_spark_context is not None
 
 
 class SparkLocalConnectionManager(SparkConnectionManager):
