@@ -215,7 +215,8 @@ def behaviour_page(frames: Frames) -> Page:
 def models_page(frames: Frames) -> Page:
     metrics, importance, retarget = frames["model_metrics"], frames["feature_importance"], frames["retarget"]
     page = Page("models", "Purchase-prediction models", "")
-    trained = metrics[metrics["status"] == "trained"]
+    # models trained in this build or reused from an earlier one; skipped tasks have no metrics
+    trained = metrics[metrics["status"].isin(["trained", "reused"])]
     if trained.empty:
         why = "; ".join(sorted(set(metrics["status"].dropna()))) or "ml_model_metrics is empty"
         page.blocks.append(note_block("Model performance", f"No model was trained on this data: {why}."))

@@ -105,7 +105,7 @@ def test_readings_match_the_marts(demo, demo_frames):
         "select event_hour from {s}_marts.mart_hourly_activity where is_peak_hour order by event_hour")]
     assert pages["temporal"].summary == "Peak hours (UTC): " + ", ".join(f"{h}:00" for h in peaks) + "."
     best = demo.sql("select task, model, auc_roc from {s}_ml.ml_model_metrics where evaluation = 'forecast' "
-                    "and status = 'trained' order by auc_roc desc limit 1")[0]
+                    "and status in ('trained', 'reused') order by auc_roc desc limit 1")[0]
     assert f"{best[0]}: {best[1]} AUC {best[2]:.3f}" in pages["models"].summary
     assert all(block.drawn for page in pages.values() for block in page.blocks), "every demo chart is drawn"
 
@@ -192,3 +192,21 @@ def test_report_command_on_the_real_rows_writes_a_complete_site(real_rows, tmp_p
                                             ("funnel", "temporal", "demand", "price", "rfm", "segments", "models")]])
     models = (tmp_path / "site" / "models.html").read_text()
     assert "No model was trained on this data" in models  # one hour of real rows: too few days
+
+
+def test_models_reused_from_an_earlier_build_are_reported_like_trained_ones():
+    from report.pages import models_page
+
+    metrics = pd.DataFrame({
+        "task": ["purchase_propensity"] * 2, "model": ["baseline", "xgboost"], "evaluation": ["forecast"] * 2,
+        "auc_roc": [0.5, 0.8], "pr_auc": [0.1, 0.4], "brier": [0.2, 0.1], "n_train": [10, 10], "n_test": [5, 5],
+        "test_start": [None] * 2, "test_end": [None] * 2, "status": ["reused"] * 2,
+    })
+    page = models_page({"model_metrics": metrics, "feature_importance": pd.DataFrame(),
+                        "retarget": pd.DataFrame()})
+    assert page.blocks[0].drawn
+    assert page.summary == ("On the later window (a forecast, not the training period): purchase_propensity: "
+                            "xgboost AUC 0.800 against the baseline's 0.500.")
+    skipped = metrics.assign(status="skipped: no train rows", auc_roc=None)
+    page = models_page({"model_metrics": skipped, "feature_importance": pd.DataFrame(), "retarget": pd.DataFrame()})
+    assert not page.blocks[0].drawn and "skipped: no train rows" in page.blocks[0].body
