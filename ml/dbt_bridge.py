@@ -20,8 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from ml import spark_io
-from ml.evaluate import METRIC_COLUMNS
+from ml import outputs, spark_io
 from ml.pipeline import (
     CART_SCORE_COLUMNS,
     PURCHASE_SCORE_COLUMNS,
@@ -40,32 +39,35 @@ from ml.tasks import CART_TASK, PURCHASE_TASK, get_task
 
 log = logging.getLogger(__name__)
 
-METRICS_SCHEMA = (
-    "task string, model string, evaluation string, auc_roc double, pr_auc double, log_loss double, "
-    "brier double, accuracy double, precision double, recall double, threshold double, n_train bigint, "
-    "n_test bigint, train_sample_rate double, test_sample_rate double, positive_rate_test double, "
-    "train_start date, train_end date, test_start date, test_end date, model_version string, "
-    "trained_at timestamp, status string"
-)
-IMPORTANCE_SCHEMA = (
-    "task string, model string, feature string, importance double, importance_type string, "
-    "rank bigint, model_version string"
-)
-PURCHASE_PREDICTIONS_SCHEMA = (
-    "user_id bigint, purchase_probability double, predicted_purchase boolean, model string, "
-    "model_version string, scored_at timestamp"
-)
-CART_PREDICTIONS_SCHEMA = (
-    "cart_event_id string, user_id bigint, product_id bigint, cart_at timestamp, "
-    "purchase_probability double, predicted_purchase boolean, model string, model_version string, "
-    "scored_at timestamp"
-)
+METRICS_SCHEMA = outputs.MODEL_METRICS.ddl
+IMPORTANCE_SCHEMA = outputs.FEATURE_IMPORTANCE.ddl
+PURCHASE_PREDICTIONS_SCHEMA = outputs.PURCHASE_PREDICTIONS.ddl
+CART_PREDICTIONS_SCHEMA = outputs.CART_PREDICTIONS.ddl
 
 # Per task: the scoring function, its output columns, and the Spark schema they are written with.
 SCORING = {
     PURCHASE_TASK: (score_purchase, PURCHASE_SCORE_COLUMNS, PURCHASE_PREDICTIONS_SCHEMA),
     CART_TASK: (score_carts, CART_SCORE_COLUMNS, CART_PREDICTIONS_SCHEMA),
 }
+
+
+# dbt vars the Python models hand to Settings: config key -> Settings field
+# (the keys are set from the vars in models/ml/ml_outputs.yml).
+CONFIG_SETTINGS = {
+    "ml_rolling_origin_folds": "rolling_origin_folds",
+    "ml_rolling_origin_step_days": "rolling_origin_step_days",
+    "ml_cart_label_window_hours": "cart_label_window_hours",
+}
+
+
+def settings_from(config_get: Any) -> Settings:
+    """Settings with the project's vars applied; `config_get` is dbt.config.get."""
+    changes = {}
+    for key, field in CONFIG_SETTINGS.items():
+        value = config_get(key)
+        if value is not None and str(value).strip().lower() not in {"", "none", "null"}:
+            changes[field] = int(value)
+    return Settings(**changes)
 
 
 def flag(value: Any) -> bool:
@@ -95,13 +97,18 @@ def untrainable_reason(task: str, counts: dict[str, dict[Any, int]]) -> str | No
 
 
 def train_tasks(
-    spark_tables: dict[str, Any], directory: Path, retrain: bool, settings: Settings | None = None
+    spark_tables: dict[str, Any],
+    directory: Path,
+    retrain: bool,
+    settings: Settings | None = None,
+    load_only: bool = False,
 ) -> dict[str, TaskResult | str]:
     """Train (or reuse) both tasks; a task that cannot be trained maps to its reason.
 
     Trainability and the sample plan come from label counts computed in Spark;
     a table is converted to pandas (its planned sample only) only when a model
-    has to be trained.
+    has to be trained. `load_only`: never train (the models that read what
+    ml_model_metrics saved); no saved model set is an error.
     """
     settings = settings or Settings()
     results: dict[str, TaskResult | str] = {}
@@ -117,7 +124,13 @@ def train_tasks(
         log.info("%s: rows per split available %s, sampled %s", task, plan.rows_available(), plan.rows_kept())
         load = partial(spark_io.training_sample, table, spec, plan, settings.seed)
         results[task] = train_or_load(
-            task, load, directory, retrain=retrain, settings=settings, rows_available=plan.rows_available()
+            task,
+            load,
+            directory,
+            retrain=retrain,
+            settings=settings,
+            rows_available=plan.rows_available(),
+            load_only=load_only,
         )
     return results
 
@@ -141,11 +154,35 @@ def metrics_rows(results: dict[str, TaskResult | str], settings: Settings | None
     ]
     if skipped:
         frame = pd.concat([frame, pd.DataFrame(skipped)], ignore_index=True)
-    return frame[METRIC_COLUMNS + ["status"]]
+    return frame.reindex(columns=outputs.MODEL_METRICS.columns)  # recommendation columns: null
 
 
 def importance_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
     return importance_frame(trained(results))
+
+
+def _diagnostic_rows(results: dict[str, TaskResult | str], key: str, **extra: Any) -> list[dict[str, Any]]:
+    return [
+        {"task": m.task, "model": m.model, "evaluation": m.evaluation, "model_version": m.model_version}
+        | extra
+        | row
+        for result in trained(results)
+        for m in result.models.values()
+        for row in m.diagnostics.get(key, [])
+    ]
+
+
+def calibration_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
+    """Reliability tables of the saved models on their test rows, with and
+    without calibration (`calibrated`)."""
+    rows = _diagnostic_rows(results, "reliability", calibrated=True)
+    rows += _diagnostic_rows(results, "reliability_uncalibrated", calibrated=False)
+    return pd.DataFrame(rows).reindex(columns=outputs.CALIBRATION.columns)
+
+
+def curve_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
+    """ROC and precision-recall points of the saved models on their test rows."""
+    return pd.DataFrame(_diagnostic_rows(results, "curves")).reindex(columns=outputs.EVALUATION_CURVES.columns)
 
 
 # --- one call per dbt Python model -------------------------------------------
@@ -162,8 +199,24 @@ def importance_model(
     session: Any, tables: dict[str, Any], configured_dir: Any, settings: Settings | None = None
 ) -> Any:
     """ml_feature_importance: importances of the saved forecast models."""
-    results = train_tasks(tables, model_dir(configured_dir), retrain=False, settings=settings)
+    results = train_tasks(tables, model_dir(configured_dir), retrain=False, settings=settings, load_only=True)
     return to_spark(session, importance_rows(results), IMPORTANCE_SCHEMA)
+
+
+def calibration_model(
+    session: Any, tables: dict[str, Any], configured_dir: Any, settings: Settings | None = None
+) -> Any:
+    """ml_calibration: reliability tables of the saved models."""
+    results = train_tasks(tables, model_dir(configured_dir), retrain=False, settings=settings, load_only=True)
+    return to_spark(session, calibration_rows(results), outputs.CALIBRATION.ddl)
+
+
+def curves_model(
+    session: Any, tables: dict[str, Any], configured_dir: Any, settings: Settings | None = None
+) -> Any:
+    """ml_evaluation_curves: ROC and precision-recall points of the saved models."""
+    results = train_tasks(tables, model_dir(configured_dir), retrain=False, settings=settings, load_only=True)
+    return to_spark(session, curve_rows(results), outputs.EVALUATION_CURVES.ddl)
 
 
 def predictions_model(
@@ -172,7 +225,7 @@ def predictions_model(
     """ml_purchase_predictions / ml_cart_predictions: score the rows awaiting a
     score with the best saved forecast model of `task`, batch by batch in
     Spark; empty when the task could not be trained."""
-    results = train_tasks({task: training}, model_dir(configured_dir), retrain=False, settings=settings)
+    results = train_tasks({task: training}, model_dir(configured_dir), retrain=False, settings=settings, load_only=True)
     result = results.get(task)
     score, columns, schema = SCORING[task]
     if not isinstance(result, TaskResult):

@@ -7,23 +7,27 @@ precision. dbt tests / dashboards can then see the gap explicitly.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from ml.models import FittedModel
+from ml.outputs import FEATURE_IMPORTANCE
 
 METRIC_COLUMNS: list[str] = [
     "task",
     "model",
     "evaluation",
+    "fold",  # rolling_origin: 1 = latest origin; null for forecast / same_window
     "auc_roc",
     "pr_auc",
     "log_loss",
     "brier",
+    "brier_uncalibrated",  # the same model's Brier before calibration (= brier when not calibrated)
     "accuracy",
     "precision",
     "recall",
@@ -38,11 +42,19 @@ METRIC_COLUMNS: list[str] = [
     "train_end",
     "test_start",
     "test_end",
+    "parameters",  # JSON: hyperparameters used (tuned ones included) and the calibration
     "model_version",
     "trained_at",
 ]
 
-IMPORTANCE_COLUMNS: list[str] = ["task", "model", "feature", "importance", "importance_type", "rank", "model_version"]
+# Reliability table and curve points of one model on its test rows.
+RELIABILITY_COLUMNS: list[str] = ["bin", "mean_predicted", "observed_rate", "rows"]
+CURVE_COLUMNS: list[str] = ["curve", "point", "x", "y", "threshold"]
+CALIBRATION_BINS = 10
+# At most this many points per curve are kept (enough to draw it; the table stays small).
+CURVE_POINTS = 101
+
+IMPORTANCE_COLUMNS: list[str] = FEATURE_IMPORTANCE.columns
 
 # Probabilities are clipped before log() so a confident miss costs ~34.5, not inf.
 LOG_LOSS_EPS = 1e-15
@@ -82,16 +94,68 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> 
     }
 
 
+def reliability_table(y_true: np.ndarray, proba: np.ndarray, bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """Observed purchase rate against mean predicted probability in `bins`
+    equal-count bins of the predictions (quantile bins: with rare positives,
+    equal-width bins would put nearly every row in the first one). Rows with
+    equal predictions always share a bin, so there may be fewer bins."""
+    frame = pd.DataFrame({"y": np.asarray(y_true, dtype="float64"), "p": np.asarray(proba, dtype="float64")})
+    if frame.empty:
+        return pd.DataFrame(columns=RELIABILITY_COLUMNS)
+    # rank-based cut points: ties get one rank, so tied predictions never split
+    ranks = frame["p"].rank(method="min") - 1
+    frame["bin"] = np.minimum((ranks * bins // len(frame)).astype("int64"), bins - 1)
+    table = frame.groupby("bin").agg(mean_predicted=("p", "mean"), observed_rate=("y", "mean"), rows=("y", "size"))
+    table = table.reset_index()
+    table["bin"] = np.arange(1, len(table) + 1, dtype="int64")  # 1 = lowest predictions
+    return table[RELIABILITY_COLUMNS].astype({"rows": "int64"})
+
+
+def _thin(frame: pd.DataFrame, points: int) -> pd.DataFrame:
+    """At most `points` rows, evenly spaced, first and last kept."""
+    if len(frame) <= points:
+        return frame
+    keep = np.unique(np.linspace(0, len(frame) - 1, points).round().astype(int))
+    return frame.iloc[keep]
+
+
+def evaluation_curves(y_true: np.ndarray, proba: np.ndarray, points: int = CURVE_POINTS) -> pd.DataFrame:
+    """ROC (x = false positive rate, y = true positive rate) and precision-recall
+    (x = recall, y = precision) points with their thresholds; empty when the
+    test rows hold one class (neither curve is defined)."""
+    y = np.asarray(y_true, dtype="int64")
+    p = np.asarray(proba, dtype="float64")
+    if len(y) == 0 or y.min() == y.max():
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    fpr, tpr, roc_thresholds = roc_curve(y, p)
+    precision, recall, pr_thresholds = precision_recall_curve(y, p)
+    # sklearn's PR arrays run from high recall to low and end with (recall 0,
+    # precision 1) without a threshold; order them by recall like the ROC's fpr
+    pr = pd.DataFrame({"x": recall[:-1], "y": precision[:-1], "threshold": pr_thresholds})[::-1]
+    roc = pd.DataFrame({"x": fpr, "y": tpr, "threshold": np.minimum(roc_thresholds, 1.0)})
+    frames = []
+    for name, frame in (("roc", roc), ("precision_recall", pr)):
+        frame = _thin(frame.reset_index(drop=True), points).assign(curve=name)
+        frame["point"] = np.arange(1, len(frame) + 1, dtype="int64")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS].astype({"x": "float64", "y": "float64"})
+
+
 def metrics_row(
-    fitted: FittedModel, metrics: dict[str, Any], n_train: int, sample_rates: tuple[float, float] = (1.0, 1.0)
+    fitted: FittedModel,
+    metrics: dict[str, Any],
+    n_train: int,
+    sample_rates: tuple[float, float] = (1.0, 1.0),
+    fold: int | None = None,
 ) -> dict[str, Any]:
     """One metrics_frame row: identity + metrics + window bounds + version.
     `sample_rates`: (train, test) share of the splits' rows that were used."""
-    row = {"task": fitted.task, "model": fitted.model, "evaluation": fitted.evaluation}
+    row: dict[str, Any] = {"task": fitted.task, "model": fitted.model, "evaluation": fitted.evaluation, "fold": fold}
     row.update(metrics)
     row["n_train"] = int(n_train)
     row["train_sample_rate"], row["test_sample_rate"] = (float(rate) for rate in sample_rates)
     row.update({k: fitted.window.get(k) for k in ("train_start", "train_end", "test_start", "test_end")})
+    row["parameters"] = json.dumps(fitted.parameters, sort_keys=True)
     row["model_version"] = fitted.model_version
     row["trained_at"] = fitted.trained_at
     return {c: row.get(c) for c in METRIC_COLUMNS}

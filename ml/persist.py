@@ -29,13 +29,16 @@ import numpy as np
 import pandas as pd
 import sklearn
 import xgboost
+from sklearn.calibration import CalibratedClassifierCV
 
 from ml.models import FittedModel
 from ml.tasks import FORECAST
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: calibrated models (the artifact is the calibrator, which holds the
+# estimator), tuned parameters and test diagnostics. Older files are not reused.
+FORMAT_VERSION = 2
 _DATE_KEYS = ("train_start", "train_end", "test_start", "test_end")
 
 
@@ -82,7 +85,9 @@ def _parse_metrics(raw: dict[str, Any]) -> dict[str, Any]:
             out[key] = pd.Timestamp(value)
         elif key in {"n_train", "n_test"}:
             out[key] = int(value)
-        elif key in {"task", "model", "evaluation", "model_version"}:
+        elif key == "fold":
+            out[key] = None if value is None else int(value)
+        elif key in {"task", "model", "evaluation", "model_version", "parameters"}:
             out[key] = value
         else:
             out[key] = math.nan if value is None else float(value)
@@ -125,6 +130,10 @@ def metadata(fitted: FittedModel) -> dict[str, Any]:
         "training_window": _jsonable(fitted.window),
         "metrics": _jsonable(fitted.metrics),
         "settings": _jsonable(fitted.settings),
+        "parameters": _jsonable(fitted.parameters),
+        "diagnostics": _jsonable(
+            fitted.diagnostics | {"rolling_origin": fitted.diagnostics.get("rolling_origin", [])}
+        ),
         "library_versions": library_versions(),
     }
 
@@ -135,7 +144,9 @@ def save_model(fitted: FittedModel, model_dir: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     artifact = folder / f"{fitted.model_version}.joblib"
     meta_path = folder / f"{fitted.model_version}.json"
-    _atomic_write(artifact, lambda tmp: joblib.dump(fitted.estimator, tmp))
+    # the calibrator wraps the (frozen) estimator: one object holds both
+    stored = fitted.calibrator if fitted.calibrator is not None else fitted.estimator
+    _atomic_write(artifact, lambda tmp: joblib.dump(stored, tmp))
     meta = metadata(fitted) | {"artifact": artifact.name, "artifact_sha256": _sha256(artifact)}
     text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=False)
     _atomic_write(meta_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
@@ -158,11 +169,18 @@ def load_model(meta_path: str | Path) -> FittedModel:
     drift = {k: (saved.get(k), v) for k, v in current.items() if k != "python" and saved.get(k) != v}
     if drift:
         log.warning("loading %s saved with different library versions (saved, now): %s", meta_path.name, drift)
+    stored = joblib.load(artifact)
+    calibrator = stored if isinstance(stored, CalibratedClassifierCV) else None
+    diagnostics = dict(meta.get("diagnostics", {}))
+    diagnostics["rolling_origin"] = [_parse_metrics(row) for row in diagnostics.get("rolling_origin", [])]
     return FittedModel(
         task=meta["task"],
         model=meta["model"],
         evaluation=meta["evaluation"],
-        estimator=joblib.load(artifact),
+        estimator=calibrator.estimator.estimator if calibrator is not None else stored,
+        calibrator=calibrator,
+        parameters=meta.get("parameters", {}),
+        diagnostics=diagnostics,
         numeric_features=list(meta["numeric_features"]),
         categorical_features=list(meta["categorical_features"]),
         model_version=meta["model_version"],
@@ -183,6 +201,8 @@ def _complete_metadata(model_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
         except (OSError, json.JSONDecodeError):
             log.warning("skipping unreadable metadata %s", meta_path)
             continue
+        if meta.get("format_version") != FORMAT_VERSION:
+            continue  # written by an older version of this code: retrain rather than guess
         if meta_path.with_name(meta.get("artifact", "")).is_file():
             out.append((meta_path, meta))
     return out

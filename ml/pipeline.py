@@ -9,32 +9,45 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ml.evaluate import IMPORTANCE_COLUMNS, METRIC_COLUMNS, compute_metrics, feature_importance, metrics_row
+from ml.evaluate import (
+    IMPORTANCE_COLUMNS,
+    METRIC_COLUMNS,
+    compute_metrics,
+    evaluation_curves,
+    feature_importance,
+    metrics_row,
+    reliability_table,
+)
 from ml.models import FittedModel, fit_estimator
+from ml.outputs import CART_PREDICTIONS, PURCHASE_PREDICTIONS
 from ml.persist import load_latest, save_model
 from ml.preprocess import require_columns
-from ml.sampling import split_sample_rate
+from ml.sampling import fold_sample_rate
 from ml.settings import Settings
-from ml.splits import available_evaluations, build_evaluation, evaluation_splits
-from ml.tasks import CART_TASK, FORECAST, PURCHASE_TASK, SAME_WINDOW, TaskSpec, get_task
+from ml.splits import EvaluationData, available_evaluations, build_evaluation, build_fold, rolling_origin_folds
+from ml.tasks import CART_TASK, FORECAST, PURCHASE_TASK, ROLLING_ORIGIN, SAME_WINDOW, TaskSpec, get_task
 
 log = logging.getLogger(__name__)
 
 # Columns scoring adds; the others of *_SCORE_COLUMNS are passed through from the rows.
 SCORE_OUTPUTS = ["purchase_probability", "predicted_purchase", "model", "model_version", "scored_at"]
-PURCHASE_SCORE_COLUMNS = ["user_id", *SCORE_OUTPUTS]
-CART_SCORE_COLUMNS = ["cart_event_id", "user_id", "product_id", "cart_at", *SCORE_OUTPUTS]
+PURCHASE_SCORE_COLUMNS = PURCHASE_PREDICTIONS.columns
+CART_SCORE_COLUMNS = CART_PREDICTIONS.columns
 
 
 def passed_through(columns: list[str]) -> list[str]:
     """The columns of a *_SCORE_COLUMNS list that scoring copies from its input rows."""
     return [c for c in columns if c not in SCORE_OUTPUTS]
+
+
+class MissingModelError(RuntimeError):
+    """Models were to be loaded, not trained, and none matches."""
 
 
 @dataclass
@@ -68,8 +81,13 @@ class TaskResult:
         return min(candidates, key=key)
 
 
+def metric_rows(models: Iterable[FittedModel]) -> list[dict]:
+    """Every metrics row of `models`: their own and their rolling-origin folds'."""
+    return [row for m in models for row in [m.metrics, *m.diagnostics.get("rolling_origin", [])]]
+
+
 def _result(task: str, models: dict[tuple[str, str], FittedModel], reused: bool) -> TaskResult:
-    metrics = _metrics_from_rows([m.metrics for m in models.values()])
+    metrics = _metrics_from_rows(metric_rows(models.values()))
     importance = [feature_importance(m) for (_, e), m in models.items() if e == FORECAST]
     importance_df = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame(columns=IMPORTANCE_COLUMNS)
     return TaskResult(
@@ -82,58 +100,106 @@ def _result(task: str, models: dict[tuple[str, str], FittedModel], reused: bool)
     )
 
 
+def _fit_and_evaluate(
+    spec: TaskSpec,
+    data: EvaluationData,
+    name: str,
+    settings: Settings,
+    version: str,
+    trained_at: pd.Timestamp,
+    rates: tuple[float, float],
+    fold: int | None = None,
+    diagnostics: bool = True,
+) -> FittedModel:
+    """Fit one model on `data`'s train rows and evaluate it on its test rows."""
+    fit = fit_estimator(
+        name,
+        data.X_train,
+        data.y_train,
+        numeric=data.numeric,
+        categorical=data.categorical,
+        log_features=spec.log_features,
+        settings=settings,
+        valid_mask=data.valid_mask,
+    )
+    fitted = FittedModel(
+        task=spec.name,
+        model=name,
+        evaluation=data.evaluation,
+        estimator=fit.estimator,
+        calibrator=fit.calibrator,
+        parameters=fit.parameters,
+        numeric_features=data.numeric,
+        categorical_features=data.categorical,
+        model_version=version,
+        trained_at=trained_at,
+        threshold=settings.threshold,
+        window=data.window,
+        settings=settings.to_dict(),
+    )
+    proba = fitted.predict_proba(data.X_test)
+    raw = fitted.predict_proba(data.X_test, calibrated=False)
+    metrics = compute_metrics(data.y_test, proba, settings.threshold)
+    metrics["brier_uncalibrated"] = compute_metrics(data.y_test, raw, settings.threshold)["brier"]
+    fitted.metrics = metrics_row(fitted, metrics, len(data.y_train), rates, fold=fold)
+    if diagnostics:
+        fitted.diagnostics = {
+            "reliability": reliability_table(data.y_test, proba).to_dict("records"),
+            "reliability_uncalibrated": reliability_table(data.y_test, raw).to_dict("records"),
+            "curves": evaluation_curves(data.y_test, proba).to_dict("records"),
+        }
+    return fitted
+
+
+def _both_classes(y) -> bool:
+    return len(set(y.tolist())) == 2
+
+
 def train_task(
     task: str,
     training: pd.DataFrame,
     settings: Settings | None = None,
     rows_available: Mapping[str, int] | None = None,
 ) -> TaskResult:
-    """Fit and evaluate every configured model for every evaluation the frame supports.
+    """Fit and evaluate every configured model for every evaluation the frame
+    supports, then the rolling-origin folds (metrics kept with the forecast
+    models as diagnostics["rolling_origin"]).
 
     `rows_available` (split -> rows in the full table) says `training` is a
-    sample; metrics then record each split's sample rate (else 1.0).
+    sample; metrics then record each split's sample rate (else 1.0). Rows are
+    put in a fixed order first: the same rows in any order give the same models.
     """
     settings = settings or Settings()
     spec = get_task(task)
+    require_columns(training, ["split", *spec.keys], f"{task} training frame")
+    training = training.sort_values(["split", *spec.keys], kind="stable").reset_index(drop=True)
     trained_at = pd.Timestamp.now(tz="UTC")
     stamp = trained_at.strftime("%Y%m%dT%H%M%S%fZ")
     models: dict[tuple[str, str], FittedModel] = {}
     for evaluation in available_evaluations(spec, training):
         data = build_evaluation(spec, training, evaluation, settings)
-        train_split, test_split = evaluation_splits(spec, evaluation)
         rates = (
-            split_sample_rate(training, train_split, rows_available),
-            split_sample_rate(training, test_split, rows_available),
+            fold_sample_rate(data.train_rows, training, rows_available),
+            fold_sample_rate(data.test_rows, training, rows_available),
         )
         log.info("%s/%s: %d train rows, %d test rows", task, evaluation, len(data.y_train), len(data.y_test))
         for name in settings.models:
-            estimator = fit_estimator(
-                name,
-                data.X_train,
-                data.y_train,
-                numeric=data.numeric,
-                categorical=data.categorical,
-                log_features=spec.log_features,
-                settings=settings,
-                valid_mask=data.valid_mask,
+            version = f"{task}-{name}-{evaluation}-{stamp}"
+            models[(name, evaluation)] = _fit_and_evaluate(spec, data, name, settings, version, trained_at, rates)
+    for fold, train, test in rolling_origin_folds(spec, training, settings):
+        data = build_fold(spec, train, test, settings)
+        if not (_both_classes(data.y_train) and _both_classes(data.y_test)):
+            log.warning("%s: rolling-origin fold %d left out: its train or test rows hold one class", task, fold)
+            continue
+        rates = (fold_sample_rate(train, training, rows_available), fold_sample_rate(test, training, rows_available))
+        log.info("%s/%s fold %d: %d train rows, %d test rows", task, ROLLING_ORIGIN, fold, len(train), len(test))
+        for name in settings.models:
+            version = f"{task}-{name}-{ROLLING_ORIGIN}-{fold}-{stamp}"
+            fitted = _fit_and_evaluate(
+                spec, data, name, settings, version, trained_at, rates, fold=fold, diagnostics=False
             )
-            fitted = FittedModel(
-                task=task,
-                model=name,
-                evaluation=evaluation,
-                estimator=estimator,
-                numeric_features=data.numeric,
-                categorical_features=data.categorical,
-                model_version=f"{task}-{name}-{evaluation}-{stamp}",
-                trained_at=trained_at,
-                threshold=settings.threshold,
-                window=data.window,
-                settings=settings.to_dict(),
-            )
-            proba = fitted.predict_proba(data.X_test)
-            metrics = compute_metrics(data.y_test, proba, settings.threshold)
-            fitted.metrics = metrics_row(fitted, metrics, len(data.y_train), rates)
-            models[(name, evaluation)] = fitted
+            forecast = models[(name, FORECAST)]
+            forecast.diagnostics.setdefault("rolling_origin", []).append(fitted.metrics)
     return _result(task, models, reused=False)
 
 
@@ -158,8 +224,12 @@ def train_or_load(
     retrain: bool,
     settings: Settings | None = None,
     rows_available: Mapping[str, int] | None = None,
+    load_only: bool = False,
 ) -> TaskResult:
     """Reuse the latest saved models (and their saved metrics) unless `retrain`.
+
+    `load_only`: never train; raise MissingModelError when no complete saved
+    set matches (scoring must use the models ml_model_metrics evaluated).
 
     Reuse requires a saved forecast model for every configured model with the
     current feature list; otherwise everything is trained and saved. With
@@ -176,6 +246,11 @@ def train_or_load(
         if loaded is not None:
             log.info("%s: reusing saved models %s", task, sorted(m.model_version for m in loaded.values()))
             return _result(task, loaded, reused=True)
+        if load_only:
+            raise MissingModelError(
+                f"{task}: no saved model set in {model_dir} matches the current features and models "
+                f"{list(settings.models)}; build ml_model_metrics first (it trains and saves them)"
+            )
         log.info("%s: no complete saved model set in %s; training", task, model_dir)
     result = train_task(task, training() if callable(training) else training, settings, rows_available)
     for fitted in result.models.values():
@@ -186,13 +261,14 @@ def train_or_load(
 def _metrics_from_rows(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     floats = [
-        "auc_roc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall", "threshold",
-        "train_sample_rate", "test_sample_rate", "positive_rate_test",
+        "auc_roc", "pr_auc", "log_loss", "brier", "brier_uncalibrated", "accuracy", "precision", "recall",
+        "threshold", "train_sample_rate", "test_sample_rate", "positive_rate_test",
     ]  # fmt: skip
     frame[floats] = frame[floats].astype("float64")
     frame[["n_train", "n_test"]] = frame[["n_train", "n_test"]].astype("int64")
+    frame["fold"] = frame["fold"].astype("Int64")
     frame["trained_at"] = pd.to_datetime(frame["trained_at"], utc=True)
-    return frame.sort_values(["task", "evaluation", "model"]).reset_index(drop=True)
+    return frame.sort_values(["task", "evaluation", "model", "fold"]).reset_index(drop=True)
 
 
 def metrics_frame(results: list[TaskResult]) -> pd.DataFrame:
@@ -201,8 +277,7 @@ def metrics_frame(results: list[TaskResult]) -> pd.DataFrame:
     Window bounds are `datetime.date` objects (Spark DATE); trained_at is a
     tz-aware UTC timestamp.
     """
-    rows = [m.metrics for r in results for m in r.models.values()]
-    return _metrics_from_rows(rows)
+    return _metrics_from_rows(metric_rows(m for r in results for m in r.models.values()))
 
 
 def importance_frame(results: list[TaskResult]) -> pd.DataFrame:
@@ -300,6 +375,7 @@ def score_carts(
 
 __all__ = [
     "CART_SCORE_COLUMNS",
+    "MissingModelError",
     "PURCHASE_SCORE_COLUMNS",
     "SCORE_OUTPUTS",
     "TaskResult",

@@ -19,8 +19,9 @@ planned here from the label counts Spark computed and drawn in Spark
   learn from an inflated base rate (probabilities and the baseline run high;
   ranking metrics such as AUC are unaffected); a warning is logged.
 
-Caps: Settings.max_test_rows for the test split, Settings.max_train_rows for
-the train and same_window splits.
+Caps: Settings.max_test_rows for the test split (and each rolling-origin
+fold's), Settings.max_train_rows for the others (train, same_window, gap,
+rolling-origin train splits).
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ def plan_sample(spec: TaskSpec, counts: Mapping[str, Counts], settings: Settings
     """The sample of `spec`'s training splits given split -> {label: rows}."""
     available: dict[str, dict[Any, int]] = {}
     keep: dict[str, dict[Any, int]] = {}
-    for split in training_splits(spec):
+    for split in training_splits(spec, counts):
         available[split] = dict(counts.get(split, {}))
-        if split == spec.test_split:
+        if split == spec.test_split or split.endswith("_test"):  # a rolling-origin fold's test rows too
             keep[split] = cap_split(available[split], settings.max_test_rows)
         elif split == spec.train_split:
             keep[split] = cap_split(available[split], settings.max_train_rows, settings.min_train_minority_rows)
@@ -107,3 +108,15 @@ def split_sample_rate(training: pd.DataFrame, split: str, rows_available: Mappin
         return 1.0
     used = int((training["split"].astype(str) == split).sum())
     return sample_rate(used, rows_available[split])
+
+
+def fold_sample_rate(rows: pd.DataFrame, training: pd.DataFrame, rows_available: Mapping[str, int] | None) -> float:
+    """Sample rate of a set of `rows` of `training` drawn from one or more
+    splits (a cart rolling-origin fold mixes train, gap and test rows): rows
+    used / the rows they stand for, each split's rows weighted by the inverse
+    of its sample rate. Exactly the split's rate for rows of one whole split."""
+    if rows.empty:
+        return 1.0
+    counts = rows["split"].astype(str).value_counts()
+    stand_for = sum(n / split_sample_rate(training, split, rows_available) for split, n in counts.items())
+    return float(len(rows) / stand_for)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 MODEL_NAMES: tuple[str, ...] = ("baseline", "logistic_regression", "xgboost")
@@ -31,7 +31,28 @@ class Settings:
     xgb_max_depth: int = 6
     xgb_early_stopping_rounds: int = 30
     xgb_n_jobs: int = 2
-    # Share of TRAIN rows held out for XGBoost early stopping.
+    # Tuning (ml.models.fit_estimator): a bounded grid, each candidate fitted on
+    # the train rows minus the held-out share and judged by held-out AUC-ROC.
+    # The configured lr_C / (xgb_max_depth, xgb_learning_rate) are tried first.
+    lr_C_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+    xgb_grid: tuple[tuple[int, float], ...] = ((6, 0.05), (3, 0.1), (4, 0.05), (8, 0.05))
+    # Safety cap per model and training run: candidates left when it is passed
+    # are skipped (logged; the tried ones are recorded in `parameters`). On the
+    # demo month a whole search takes a few seconds, far below the cap.
+    tuning_seconds: float = 300.0
+    # Calibration of the chosen model on the held-out rows: 'sigmoid' (Platt
+    # scaling: two parameters, stable on small hold-outs), 'isotonic' or 'none'.
+    calibration: str = "sigmoid"
+    # Rolling-origin evaluation: at most this many origins (fold 1 = the
+    # forecast's), each one step earlier; the step is set in the training sets
+    # (dbt var ml_rolling_origin_step_days).
+    rolling_origin_folds: int = 3
+    rolling_origin_step_days: int = 1
+    # The cart label window (dbt var ml_cart_label_window_hours): cart folds
+    # leave out the train carts whose label window reaches the fold's test days.
+    cart_label_window_hours: int = 72
+    # Share of TRAIN rows held out (latest by time for carts, stratified random
+    # for purchases): early stopping, tuning and calibration use them.
     validation_fraction: float = 0.2
     # Share of same_window rows used as its test set (random, stratified).
     same_window_test_fraction: float = 0.3
@@ -64,8 +85,20 @@ class Settings:
         for name in ("max_train_rows", "max_test_rows"):
             if getattr(self, name) < 2:
                 raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        if self.calibration not in {"sigmoid", "isotonic", "none"}:
+            raise ValueError(f"calibration must be 'sigmoid', 'isotonic' or 'none', got {self.calibration!r}")
+        if not self.lr_C_grid or min(self.lr_C_grid) <= 0 or self.lr_C <= 0:
+            raise ValueError("lr_C and every lr_C_grid value must be > 0")
+        if self.tuning_seconds <= 0 or self.rolling_origin_folds < 1 or self.rolling_origin_step_days < 1:
+            raise ValueError("tuning_seconds must be > 0, rolling_origin_folds and rolling_origin_step_days >= 1")
+        if self.cart_label_window_hours < 1:
+            raise ValueError("cart_label_window_hours must be >= 1")
         if self.min_train_minority_rows < 0:
             raise ValueError(f"min_train_minority_rows must be >= 0, got {self.min_train_minority_rows}")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied (validated again)."""
+        return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

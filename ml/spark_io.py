@@ -95,13 +95,23 @@ def _case(pairs: list[tuple[Column, Any]], default: Any) -> Column:
     return expression.otherwise(F.lit(default))
 
 
-def draw_sample(rows: DataFrame, plan: SamplePlan, seed: int) -> DataFrame:
+def seeded_uniform(keys: list[str], seed: int) -> Column:
+    """A number in [0, 1) per row from a hash of its split, its keys and the
+    seed: the same rows get the same numbers however the table is partitioned
+    or ordered (rand(seed) depends on both), so a sample is reproducible."""
+    modulus = 2_147_483_647  # a prime near 2^31: the hash's residues spread evenly
+    hashed = F.xxhash64(F.col("split"), *[F.col(k) for k in keys], F.lit(seed))
+    return F.pmod(hashed, F.lit(modulus)).cast("double") / F.lit(float(modulus))
+
+
+def draw_sample(rows: DataFrame, plan: SamplePlan, seed: int, keys: list[str]) -> DataFrame:
     """Exactly plan.keep[split][label] rows of each (split, label) group, at random.
 
-    Each row gets a seeded uniform number; a group's rows with the k smallest
-    numbers are a simple random sample of k of them. To rank only about k rows
-    per group, rows are first kept with a probability a little above k / n
-    (six standard deviations of margin), then ranked within their group.
+    Each row gets a seeded uniform number (seeded_uniform: a hash of its keys);
+    a group's rows with the k smallest numbers are a simple random sample of k
+    of them. To rank only about k rows per group, rows are first kept with a
+    probability a little above k / n (six standard deviations of margin), then
+    ranked within their group (ties broken by the keys).
     """
     trimmed = [
         (split, label, keep, plan.available[split][label])
@@ -113,15 +123,16 @@ def draw_sample(rows: DataFrame, plan: SamplePlan, seed: int) -> DataFrame:
         return rows
     fractions = [(_group(s, v), min(1.0, (k + 6 * math.sqrt(k) + 10) / n)) for s, v, k, n in trimmed]
     limits = [(_group(s, v), k) for s, v, k, _ in trimmed]
-    candidates = rows.withColumn(_U, F.rand(seed)).filter(F.col(_U) < _case(fractions, 1.0))
-    ranked = candidates.withColumn(_RANK, F.row_number().over(Window.partitionBy("split", LABEL).orderBy(_U)))
+    candidates = rows.withColumn(_U, seeded_uniform(keys, seed)).filter(F.col(_U) < _case(fractions, 1.0))
+    order = Window.partitionBy("split", LABEL).orderBy(_U, *keys)
+    ranked = candidates.withColumn(_RANK, F.row_number().over(order))
     limit = _case(limits, None)
     return ranked.filter(limit.isNull() | (F.col(_RANK) <= limit)).drop(_U, _RANK)
 
 
 def training_sample(table: DataFrame, spec: TaskSpec, plan: SamplePlan, seed: int) -> pd.DataFrame:
     """The planned sample of `table`, only the needed columns, as pandas."""
-    sample = draw_sample(training_rows(table, spec, plan), plan, seed)
+    sample = draw_sample(training_rows(table, spec, plan), plan, seed, list(spec.keys))
     with arrow(table.sparkSession):
         return sample.toPandas()
 

@@ -6,6 +6,13 @@ forecast     : fit on `train` rows, evaluate on the later `test` rows. Guards:
                every train cart.
 same_window  : (purchase task only) random stratified split of `same_window`
                rows; reproduces the published, non-forecast setup.
+rolling_origin: the forecast repeated at successive earlier origins (fold 1 =
+               the forecast's own). Purchase task: the training set carries
+               each fold's windows as splits `rolling_<k>_train/test`. Cart
+               task: the test days move back `rolling_origin_step_days` per
+               fold over the labelled rows (train, gap, test), and train is
+               every cart whose label window closed before the fold's first
+               test day (the same purge as the forecast's).
 Validation   : rows carved from TRAIN only (never from test) for XGBoost early
                stopping: the latest share by time when rows have a time order
                (cart task), else a seeded stratified random share (the purchase
@@ -15,6 +22,8 @@ Validation   : rows carved from TRAIN only (never from test) for XGBoost early
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from ml.preprocess import date_bounds, labels, prepare_features, require_columns, timestamps
 from ml.settings import Settings
-from ml.tasks import FORECAST, LABEL, SAME_WINDOW, TaskSpec
+from ml.tasks import FORECAST, LABEL, ROLLING_ORIGIN, SAME_WINDOW, TaskSpec
 
 WINDOW_KEYS = ("train_start", "train_end", "test_start", "test_end")
 # Window columns of tasks without a time column (the purchase task's rows).
@@ -131,25 +140,84 @@ def build_evaluation(
         rows = _rows(training, train_split)
         is_test = stratified_mask(labels(rows, "same_window rows"), settings.same_window_test_fraction, settings.seed)
         train, test = rows.loc[~is_test], rows.loc[is_test]
+    return prepare_evaluation(spec, evaluation, train, test, settings)
+
+
+def _window_folds(spec: TaskSpec, training: pd.DataFrame, folds: int) -> list[tuple[int, pd.DataFrame, pd.DataFrame]]:
+    out = []
+    for fold in range(1, folds + 1):
+        train_split, test_split = (spec.train_split, spec.test_split) if fold == 1 else rolling_split_names(fold)
+        train, test = _rows(training, train_split), _rows(training, test_split)
+        if not train.empty and not test.empty:
+            out.append((fold, train, test))
+    return out
+
+
+def _date_folds(
+    spec: TaskSpec, training: pd.DataFrame, folds: int, step_days: int, gap_days: int
+) -> list[tuple[int, pd.DataFrame, pd.DataFrame]]:
+    assert spec.date_column is not None
+    labelled = training.loc[training["split"].astype(str).isin([spec.train_split, spec.gap_split, spec.test_split])]
+    dates = pd.to_datetime(labelled[spec.date_column])
+    test_dates = dates[labelled["split"].astype(str) == spec.test_split]
+    if test_dates.empty:
+        return []
+    first, last = test_dates.min(), test_dates.max()
+    out = []
+    for fold in range(1, folds + 1):
+        shift = pd.Timedelta(days=(fold - 1) * step_days)
+        in_test = (dates >= first - shift) & (dates <= last - shift)
+        in_train = dates < first - shift - pd.Timedelta(days=gap_days)
+        train, test = labelled.loc[in_train], labelled.loc[in_test]
+        if not train.empty and not test.empty:
+            out.append((fold, train, test))
+    return out
+
+
+def rolling_origin_folds(
+    spec: TaskSpec, training: pd.DataFrame, settings: Settings
+) -> list[tuple[int, pd.DataFrame, pd.DataFrame]]:
+    """(fold, train rows, test rows) of every rolling origin the rows cover,
+    fold 1 being the forecast's own; at most settings.rolling_origin_folds."""
+    if spec.time_column:
+        gap_days = math.ceil(settings.cart_label_window_hours / 24)
+        return _date_folds(spec, training, settings.rolling_origin_folds, settings.rolling_origin_step_days, gap_days)
+    return _window_folds(spec, training, settings.rolling_origin_folds)
+
+
+def build_fold(
+    spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, settings: Settings
+) -> EvaluationData:
+    """One rolling-origin fold, prepared (and guarded) like the forecast."""
+    return prepare_evaluation(spec, ROLLING_ORIGIN, train, test, settings)
+
+
+def prepare_evaluation(
+    spec: TaskSpec, evaluation: str, train: pd.DataFrame, test: pd.DataFrame, settings: Settings
+) -> EvaluationData:
+    """Guards, validation carving, window bounds and feature matrices for one
+    (train rows, test rows) pair; rolling_origin folds are forecasts."""
+    features_of = FORECAST if evaluation == ROLLING_ORIGIN else evaluation
+    is_forecast = features_of == FORECAST
     if train.empty:
         raise ValueError(f"{spec.name}/{evaluation}: no training rows")
 
     if spec.time_column:  # cart task: ordered by cart time
-        require_columns(training, [spec.time_column], f"{spec.name} training frame")
-        if evaluation == FORECAST:
+        require_columns(train, [spec.time_column], f"{spec.name} training frame")
+        if is_forecast:
             check_time_order(train[spec.time_column], test[spec.time_column])
         # Sort so that positional masks and any later inspection follow time.
         train = train.sort_values(spec.time_column, kind="stable")
         valid_mask = latest_mask(train[spec.time_column], settings.validation_fraction)
-        date_col = spec.date_column if spec.date_column in training.columns else spec.time_column
+        date_col = spec.date_column if spec.date_column in train.columns else spec.time_column
         train_start, train_end = date_bounds(train[date_col], end_exclusive_from_max=True)
         test_start, test_end = date_bounds(test[date_col], end_exclusive_from_max=True)
     else:  # purchase task: rows carry explicit feature/label windows
-        require_columns(training, list(FEATURE_WINDOW_COLUMNS), f"{spec.name} training frame")
+        require_columns(train, list(FEATURE_WINDOW_COLUMNS), f"{spec.name} training frame")
         y_tmp = labels(train, f"{evaluation} train rows")
         valid_mask = stratified_mask(y_tmp, settings.validation_fraction, settings.seed)
-        if evaluation == FORECAST:
-            require_columns(training, list(LABEL_WINDOW_COLUMNS), f"{spec.name} training frame")
+        if is_forecast:
+            require_columns(train, list(LABEL_WINDOW_COLUMNS), f"{spec.name} training frame")
             check_label_windows(train, test)
             # Train/test windows span feature start .. label end (end exclusive).
             train_start, train_end = date_bounds(train["feature_start_date"])[0], date_bounds(train["label_end_date"])[1]
@@ -158,13 +226,13 @@ def build_evaluation(
             train_start, train_end = date_bounds(train["feature_start_date"])[0], date_bounds(train["feature_end_date"])[1]
             test_start, test_end = date_bounds(test["feature_start_date"])[0], date_bounds(test["feature_end_date"])[1]
 
-    X_train, y_train = _matrices(spec, evaluation, train, f"{evaluation} train rows")
-    X_test, y_test = _matrices(spec, evaluation, test, f"{evaluation} test rows")
+    X_train, y_train = _matrices(spec, features_of, train, f"{evaluation} train rows")
+    X_test, y_test = _matrices(spec, features_of, test, f"{evaluation} test rows")
     return EvaluationData(
         task=spec.name,
         evaluation=evaluation,
-        numeric=spec.numeric(evaluation),
-        categorical=spec.categorical(evaluation),
+        numeric=spec.numeric(features_of),
+        categorical=spec.categorical(features_of),
         X_train=X_train,
         y_train=y_train,
         X_test=X_test,
@@ -195,9 +263,23 @@ def evaluation_splits(spec: TaskSpec, evaluation: str) -> tuple[str, str]:
     raise ValueError(f"task {spec.name!r} has no evaluation {evaluation!r}")
 
 
-def training_splits(spec: TaskSpec) -> list[str]:
-    """Every split some evaluation of `spec` trains or tests on (not the score split)."""
+ROLLING_PREFIX = "rolling_"
+
+
+def rolling_split_names(fold: int) -> tuple[str, str]:
+    """(train split, test split) of rolling-origin fold `fold` >= 2 in a
+    window-based training set (fold 1 uses the forecast's own splits)."""
+    return f"{ROLLING_PREFIX}{fold}_train", f"{ROLLING_PREFIX}{fold}_test"
+
+
+def training_splits(spec: TaskSpec, present: Iterable[str] = ()) -> list[str]:
+    """Every split some evaluation of `spec` trains or tests on (not the score
+    split): the forecast's and same window's, the gap, and the rolling-origin
+    splits among `present` (the split values the table holds)."""
     splits = [split for evaluation in spec.evaluations for split in evaluation_splits(spec, evaluation)]
+    if spec.gap_split:
+        splits.append(spec.gap_split)
+    splits += sorted(s for s in present if str(s).startswith(ROLLING_PREFIX))
     return list(dict.fromkeys(splits))
 
 

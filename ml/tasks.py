@@ -19,6 +19,9 @@ TASKS: tuple[str, ...] = (PURCHASE_TASK, CART_TASK)
 FORECAST = "forecast"
 SAME_WINDOW = "same_window"
 EVALUATIONS: tuple[str, ...] = (FORECAST, SAME_WINDOW)
+# The forecast procedure repeated at successive earlier origins (metrics only;
+# its models are not saved: scoring uses the forecast models).
+ROLLING_ORIGIN = "rolling_origin"
 
 LABEL = "purchased"
 
@@ -104,6 +107,9 @@ class TaskSpec:
     same_window_excluded: tuple[str, ...] = ()
     time_column: str | None = None  # orders rows for time-aware validation
     date_column: str | None = None  # reported window bounds (cart task)
+    # Labelled rows between train and test (left out of the forecast so no train
+    # label reaches into the test period); earlier rolling-origin folds test on them.
+    gap_split: str | None = None
 
     @property
     def evaluations(self) -> tuple[str, ...]:
@@ -191,6 +197,7 @@ CART_SPEC = TaskSpec(
     same_window_split=None,
     time_column="cart_at",
     date_column="cart_date",
+    gap_split="gap",
 )
 
 SPECS: dict[str, TaskSpec] = {PURCHASE_TASK: PURCHASE_SPEC, CART_TASK: CART_SPEC}

@@ -125,3 +125,23 @@ def small_multiples(frame: pd.DataFrame, facet: str, x: str, y: str) -> go.Figur
         figure.add_bar(x=part[x], y=part[y], name=name, marker_color=PALETTE[column - 1], row=1, col=column)
     figure.update_layout(showlegend=False)
     return figure
+
+
+def model_curves(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str,
+                 diagonal: bool = False, baseline: float | None = None) -> go.Figure:
+    """One line per model on unit axes: ROC (diagonal = chance), precision-
+    recall (`baseline` = the positive rate, a random model's precision) or a
+    reliability plot (diagonal = perfectly calibrated)."""
+    figure = go.Figure()
+    if diagonal:
+        figure.add_scatter(x=[0, 1], y=[0, 1], name="chance / perfect calibration", mode="lines",
+                           line=dict(color="#9e9e9e", dash="dash"))
+    if baseline is not None:
+        figure.add_scatter(x=[0, 1], y=[baseline, baseline], name="random model", mode="lines",
+                           line=dict(color="#9e9e9e", dash="dash"))
+    for (name, part), colour in zip(frame.groupby("model", sort=True), PALETTE[1:] * 10):
+        figure.add_scatter(x=part[x], y=part[y], name=str(name), mode="lines+markers", line_color=colour,
+                           marker_size=4)
+    figure.update_xaxes(title=x_title, range=[0, 1.01])
+    figure.update_yaxes(title=y_title, range=[0, 1.01])
+    return figure

@@ -245,6 +245,8 @@ def models_page(frames: Frames) -> Page:
             percent=False),
             f"Scores on the training period's own window flatter the models: {widest['label']} drops from "
             f"{widest['same_window']:.3f} to {widest['forecast']:.3f} on the later window."))
+    page.blocks += curve_blocks(frames, forecast)
+    page.blocks += rolling_origin_blocks(frames)
     reason = too_small(importance, 2, "ml_feature_importance")
     if reason:
         page.blocks.append(note_block("Feature importance", reason))
@@ -262,6 +264,61 @@ def models_page(frames: Frames) -> Page:
         page.blocks.append(charts.table_block("Who to retarget: open carts most likely to convert", retarget.round(3),
             f"The top open cart has a predicted purchase probability of {retarget.iloc[0]['purchase_probability']:.1%}."))
     return page
+
+
+def curve_blocks(frames: Frames, forecast: pd.DataFrame) -> list[Block]:
+    """ROC, precision-recall and reliability plots per task, on the forecast's test rows."""
+    curves, calibration, blocks = frames["evaluation_curves"], frames["calibration"], []
+    for task, metrics in forecast.groupby("task"):
+        best = metrics[metrics["model"] != "baseline"].sort_values("auc_roc", ascending=False)
+        if best.empty:
+            continue
+        top = best.iloc[0]
+        task_curves = curves[curves["task"] == task]
+        roc, pr = (task_curves[task_curves["curve"] == name] for name in ("roc", "precision_recall"))
+        reason = too_small(roc, 3, f"ml_evaluation_curves ({task})")
+        if reason:
+            blocks.append(note_block(f"ROC and precision-recall curves: {task}", reason))
+        else:
+            blocks.append(chart_block(f"ROC curve: {task} (later window)", charts.model_curves(
+                roc, "x", "y", "false positive rate", "true positive rate", diagonal=True),
+                f"{top['model']} ranks a random buyer above a random non-buyer {top['auc_roc']:.1%} of the time "
+                "(AUC-ROC); the dashed line is chance."))
+            rate = top["positive_rate_test"]
+            blocks.append(chart_block(f"Precision-recall curve: {task} (later window)", charts.model_curves(
+                pr, "x", "y", "recall", "precision", baseline=rate),
+                f"Only {rate:.1%} of the test rows bought, so a random pick is right {rate:.1%} of the time; "
+                f"{top['model']} averages a precision of {top['pr_auc']:.1%} over all recall levels (PR-AUC)."))
+        reliable = calibration[(calibration["task"] == task) & calibration["calibrated"].astype(bool)]
+        reason = too_small(reliable, 2, f"ml_calibration ({task})")
+        if reason:
+            blocks.append(note_block(f"Calibration: {task}", reason))
+            continue
+        blocks.append(chart_block(f"Calibration: {task} (later window, calibrated probabilities)",
+            charts.model_curves(reliable, "mean_predicted", "observed_rate", "mean predicted probability",
+                                "observed purchase rate", diagonal=True),
+            f"Points on the diagonal mean a predicted 30% comes true 30% of the time. Calibration moved "
+            f"{top['model']}'s Brier score from {top['brier_uncalibrated']:.4f} to {top['brier']:.4f} "
+            "(lower is better)."))
+    return blocks
+
+
+def rolling_origin_blocks(frames: Frames) -> list[Block]:
+    """The forecast repeated at earlier origins: how stable each model's AUC is."""
+    summary = frames["rolling_origin"]
+    reason = too_small(summary, 1, "ml_rolling_origin_summary")
+    if reason:
+        return [note_block("Stability over time (rolling origin)", reason)]
+    models = summary[summary["model"] != "baseline"]
+    shown = models if not models.empty else summary
+    widest = shown.sort_values("auc_roc_std", ascending=False, na_position="last").iloc[0]
+    reading = (f"Each model was retrained and tested at {int(summary['folds'].max())} successive origins; "
+               f"the least stable, {widest['task']} / {widest['model']}, ranges from "
+               f"{widest['auc_roc_min']:.3f} to {widest['auc_roc_max']:.3f} AUC-ROC "
+               f"(single forecast {widest['forecast_auc_roc']:.3f}).")
+    table = summary.rename(columns={"forecast_auc_roc": "forecast AUC", "auc_roc_mean": "mean AUC",
+                                    "auc_roc_std": "AUC spread (sd)"}).round(4)
+    return [charts.table_block("Stability over time (rolling origin)", table, reading)]
 
 
 PAGES: list[Callable[[Frames], Page]] = [

@@ -83,8 +83,19 @@ QUERIES: dict[str, str] = {
         left join {{ ref('mart_user_segments') }} as users on users.segment = seed.segment
         group by seed.segment, seed.precedence, seed.marketing_action order by seed.precedence""",
     "model_metrics": """
-        select task, model, evaluation, auc_roc, pr_auc, brier, n_train, n_test, test_start, test_end, status
-        from {{ ref('ml_model_metrics') }} order by task, evaluation, model""",
+        select task, model, evaluation, fold, auc_roc, pr_auc, brier, brier_uncalibrated, positive_rate_test,
+               n_train, n_test, test_start, test_end, status
+        from {{ ref('ml_model_metrics') }} order by task, evaluation, model, fold""",
+    "rolling_origin": """
+        select task, model, folds, forecast_auc_roc, auc_roc_mean, auc_roc_std, auc_roc_min, auc_roc_max,
+               pr_auc_mean, pr_auc_std, brier_mean, brier_std
+        from {{ ref('ml_rolling_origin_summary') }} order by task, model""",
+    "evaluation_curves": """
+        select task, model, curve, point, x, y
+        from {{ ref('ml_evaluation_curves') }} where evaluation = 'forecast' order by task, model, curve, point""",
+    "calibration": """
+        select task, model, calibrated, bin, mean_predicted, observed_rate, rows
+        from {{ ref('ml_calibration') }} where evaluation = 'forecast' order by task, model, calibrated, bin""",
     "feature_importance": """
         select task, model, feature, importance, rank
         from {{ ref('ml_feature_importance') }} where rank <= 10 order by task, model, rank""",

@@ -5,12 +5,14 @@
   after it (fct_cart_outcomes).
 
     train  labelled carts before the gap
+    gap    labelled carts in the label window just before the test days: left
+           out of the forecast (their labels would reach into the test
+           period); the earlier rolling-origin folds test on them
     test   labelled carts of the last ml_cart_test_days days with a closed label window
     open   carts whose label window is still open and not yet bought: the ones
            to score for retargeting
 
-  Left out: carts in the label window just before the test days (their labels
-  would reach into the test period) and open carts already bought.
+  Left out: open carts already bought.
 -#}
 
 {%- set label_hours = var('ml_cart_label_window_hours') %}
@@ -111,6 +113,7 @@ assigned as (
                 then case when labelled.purchased_in_window = 0 then 'open' end
             when labelled.cart_date > split_dates.last_gap_date then 'test'
             when labelled.cart_date <= split_dates.last_train_date then 'train'
+            else 'gap'
         end as split
     from labelled
     cross join split_dates

@@ -1,5 +1,6 @@
 """Trains (or reuses, var ml_retrain) both purchase models and reports their
-evaluation: one row per task x model x evaluation. The work is in ml.dbt_bridge."""
+evaluation: one row per task x model x evaluation (x fold for rolling_origin).
+The work is in ml.dbt_bridge."""
 
 from ml import dbt_bridge
 
@@ -12,5 +13,9 @@ def model(dbt, session):
         dbt_bridge.CART_TASK: dbt.ref("ml_cart_training_set"),
     }
     return dbt_bridge.metrics_model(
-        session, tables, dbt.config.get("ml_model_dir"), dbt.config.get("ml_retrain")
+        session,
+        tables,
+        dbt.config.get("ml_model_dir"),
+        dbt.config.get("ml_retrain"),
+        settings=dbt_bridge.settings_from(dbt.config.get),
     )

@@ -9,6 +9,12 @@
     score       features: the last F days; no label yet (what predictions use)
     same_window features and label over the whole period: the original study's
                 setup, reported for comparison, not a forecast
+    rolling_<k>_test, rolling_<k>_train
+                rolling-origin fold k (k = 2 .. ml_rolling_origin_folds): the
+                test and train windows moved back (k - 1) x
+                ml_rolling_origin_step_days days; a fold is left out when its
+                train features would start before the first event date
+                (fold 1 is test/train itself)
 
   Features are sums over the user's rows in fct_user_daily_activity within the
   feature window. Every feature except `purchases` and `purchase_value` is
@@ -18,6 +24,8 @@
 
 {%- set feature_days = var('ml_feature_window_days') %}
 {%- set label_days = var('ml_label_window_days') %}
+{%- set folds = var('ml_rolling_origin_folds') | int %}
+{%- set step_days = var('ml_rolling_origin_step_days') | int %}
 
 with user_days as (
 
@@ -82,6 +90,20 @@ windows as (
         first_date as label_start_date,
         end_date as label_end_date
     from bounds
+    {%- for fold in range(2, folds + 1) %}
+    {%- set shift = (fold - 1) * step_days %}
+    {%- for part, offset in [('test', 0), ('train', label_days)] %}
+    union all
+    select
+        'rolling_{{ fold }}_{{ part }}' as split,
+        date_sub(end_date, {{ label_days }} + {{ feature_days }} + {{ offset + shift }}) as feature_start_date,
+        date_sub(end_date, {{ label_days }} + {{ offset + shift }}) as feature_end_date,
+        date_sub(end_date, {{ label_days }} + {{ offset + shift }}) as label_start_date,
+        date_sub(end_date, {{ offset + shift }}) as label_end_date
+    from bounds
+    where date_sub(end_date, 2 * {{ label_days }} + {{ feature_days }} + {{ shift }}) >= first_date
+    {%- endfor %}
+    {%- endfor %}
 
 ),
 

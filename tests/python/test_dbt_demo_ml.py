@@ -24,8 +24,14 @@ MODELS = {"baseline", "logistic_regression", "xgboost"}
 
 @pytest.fixture(scope="module")
 def metrics(demo) -> dict[tuple[str, str, str], dict]:
-    rows = demo.frame("select * from {s}_ml.ml_model_metrics").to_dict("records")
-    return {(row["task"], row["evaluation"], row["model"]): row for row in rows}
+    """Forecast and same-window rows by (task, evaluation, model)."""
+    rows = demo.frame("select * from {s}_ml.ml_model_metrics where evaluation != 'rolling_origin'")
+    return {(row["task"], row["evaluation"], row["model"]): row for row in rows.to_dict("records")}
+
+
+@pytest.fixture(scope="module")
+def folds(demo):
+    return demo.frame("select * from {s}_ml.ml_model_metrics where evaluation = 'rolling_origin'")
 
 
 def test_metrics_exist_for_every_task_model_and_evaluation(metrics):
@@ -111,9 +117,73 @@ def test_predictions_cover_every_scored_user_with_probabilities(demo):
     assert cart_scores == open_carts > 0
 
 
-def test_reuse_mode_keeps_the_saved_models(demo, metrics):
+def test_reuse_mode_keeps_the_saved_models(demo, metrics, folds):
     before = {key: row["model_version"] for key, row in metrics.items()}
+    before_folds = folds.set_index(["task", "model", "fold"])["auc_roc"].sort_index()
     demo.dbt("run", "--select", "ml_model_metrics", vars={"ml_retrain": False})
-    after = demo.frame("select task, evaluation, model, model_version, status from {s}_ml.ml_model_metrics")
+    after = demo.frame("select * from {s}_ml.ml_model_metrics")
     assert set(after["status"]) == {"reused"}
-    assert {(r.task, r.evaluation, r.model): r.model_version for r in after.itertuples()} == before
+    rows = after[after.evaluation != "rolling_origin"]
+    assert {(r.task, r.evaluation, r.model): r.model_version for r in rows.itertuples()} == before
+    # the folds' figures were saved with the forecast models and come back unchanged
+    again = after[after.evaluation == "rolling_origin"].set_index(["task", "model", "fold"])["auc_roc"].sort_index()
+    assert again.equals(before_folds)
+
+
+def test_rolling_origin_gives_at_least_three_folds_per_task_and_model(folds, metrics):
+    counts = folds.groupby(["task", "model"])["fold"].apply(sorted).to_dict()
+    assert set(counts) == {(task, model) for task, _ in TASK_EVALUATIONS for model in MODELS}
+    assert all(len(f) >= 3 and f == list(range(1, len(f) + 1)) for f in counts.values()), counts
+    for row in folds[folds.fold == 1].itertuples():  # fold 1 has the forecast's windows and procedure
+        forecast = metrics[(row.task, "forecast", row.model)]
+        assert (row.test_start, row.test_end, row.n_test) == (
+            forecast["test_start"], forecast["test_end"], forecast["n_test"])
+        assert math.isclose(row.auc_roc, forecast["auc_roc"], rel_tol=1e-12)
+    later = folds.sort_values("fold").groupby(["task", "model"])["test_start"].apply(list)
+    assert all(starts == sorted(starts, reverse=True) and len(set(starts)) == len(starts) for starts in later)
+    for row in folds[folds.model == "xgboost"].itertuples():  # every origin still beats the baseline
+        base = folds[(folds.task == row.task) & (folds.fold == row.fold) & (folds.model == "baseline")]
+        assert row.auc_roc > base.auc_roc.iloc[0] + 0.1, (row.task, row.fold)
+
+
+def test_rolling_origin_summary_matches_the_folds(demo, folds):
+    summary = demo.frame("select * from {s}_ml.ml_rolling_origin_summary").set_index(["task", "model"])
+    for (task, model), part in folds.groupby(["task", "model"]):
+        row = summary.loc[(task, model)]
+        assert row.folds == len(part)
+        assert math.isclose(row.auc_roc_mean, part.auc_roc.mean(), rel_tol=1e-9)
+        assert math.isclose(row.auc_roc_std, part.auc_roc.std(ddof=1), rel_tol=1e-9, abs_tol=1e-12)
+        assert math.isclose(row.brier_mean, part.brier.mean(), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("task", ["purchase_propensity", "cart_conversion"])
+@pytest.mark.parametrize("model", ["logistic_regression", "xgboost"])
+def test_calibration_does_not_worsen_the_brier_score_on_the_later_window(metrics, task, model):
+    row = metrics[(task, "forecast", model)]
+    parameters = json.loads(row["parameters"])
+    # calibrated only where it lowered the held-out Brier score out of fold
+    held_out = parameters["calibration_holdout_brier"]
+    assert parameters["calibration"] == ("sigmoid" if held_out["calibrated"] < held_out["raw"] else "none")
+    assert row["brier"] <= row["brier_uncalibrated"]
+    if parameters["calibration"] == "none":
+        assert row["brier"] == row["brier_uncalibrated"]
+
+
+def test_reliability_tables_reconcile_with_the_test_rows(demo, metrics):
+    tables = demo.frame("select * from {s}_ml.ml_calibration")
+    assert set(tables.calibrated) == {True, False}
+    for (task, model, evaluation, _), part in tables.groupby(["task", "model", "evaluation", "calibrated"]):
+        row = metrics[(task, evaluation, model)]
+        assert part["rows"].sum() == row["n_test"]
+        buyers = (part["rows"] * part["observed_rate"]).sum()
+        assert math.isclose(buyers, row["n_test"] * row["positive_rate_test"], rel_tol=1e-9)
+        assert part.sort_values("bin").mean_predicted.is_monotonic_increasing
+
+
+def test_roc_curves_enclose_the_reported_auc(demo, metrics):
+    curves = demo.frame("select * from {s}_ml.ml_evaluation_curves where curve = 'roc'")
+    assert not curves.empty
+    for (task, model, evaluation), part in curves.groupby(["task", "model", "evaluation"]):
+        part = part.sort_values("point")
+        area = float(((part.x.diff()) * (part.y + part.y.shift()) / 2).sum())
+        assert math.isclose(area, metrics[(task, evaluation, model)]["auc_roc"], abs_tol=0.01), (task, model)

@@ -86,7 +86,7 @@ def test_same_window_does_not_see_the_label_carrying_features(
     train, test = rows.loc[data.train_rows.index], rows.loc[data.test_rows.index]
     est = fit_estimator("logistic_regression", train[["purchases"]].astype(float), data.y_train,
                         numeric=["purchases"], categorical=[], log_features=["purchases"], settings=FAST)  # fmt: skip
-    assert mann_whitney_auc(data.y_test, est.predict_proba(test[["purchases"]].astype(float))[:, 1]) > 0.99
+    assert mann_whitney_auc(data.y_test, est.estimator.predict_proba(test[["purchases"]].astype(float))[:, 1]) > 0.99
 
 
 @pytest.mark.parametrize("name", ["purchase_signal", "cart_signal"])
@@ -117,15 +117,20 @@ def test_reported_metrics_match_a_recomputation(
 def test_metrics_frame_has_exactly_the_contract_columns(results: dict[str, TaskResult]) -> None:
     frame = metrics_frame([results["purchase_signal"], results["cart_signal"]])
     assert list(frame.columns) == [
-        "task", "model", "evaluation", "auc_roc", "pr_auc", "log_loss", "brier", "accuracy", "precision",
-        "recall", "threshold", "n_train", "n_test", "train_sample_rate", "test_sample_rate",
-        "positive_rate_test", "train_start", "train_end",
-        "test_start", "test_end", "model_version", "trained_at",
+        "task", "model", "evaluation", "fold", "auc_roc", "pr_auc", "log_loss", "brier", "brier_uncalibrated",
+        "accuracy", "precision", "recall", "threshold", "n_train", "n_test", "train_sample_rate",
+        "test_sample_rate", "positive_rate_test", "train_start", "train_end",
+        "test_start", "test_end", "parameters", "model_version", "trained_at",
     ]  # fmt: skip
     assert list(frame.columns) == METRIC_COLUMNS
-    # 3 models x (forecast + same_window) for purchases, 3 x forecast for carts.
-    assert len(frame) == 9
-    assert set(frame.loc[frame.task == CART_TASK, "evaluation"]) == {FORECAST}
+    # 3 models x (forecast + same_window + 1 rolling-origin fold: the frame has
+    # only the forecast's windows) for purchases; 3 x (forecast + 3 folds: the
+    # cart days move back a day per fold) for carts.
+    counts = frame.groupby(["task", "evaluation"]).size().to_dict()
+    assert counts == {
+        (PURCHASE_TASK, FORECAST): 3, (PURCHASE_TASK, "same_window"): 3, (PURCHASE_TASK, "rolling_origin"): 3,
+        (CART_TASK, FORECAST): 3, (CART_TASK, "rolling_origin"): 9,
+    }  # fmt: skip
     assert frame["model_version"].is_unique
     assert all(isinstance(d, dt.date) for d in frame["train_start"])
     assert str(frame["trained_at"].dtype) == "datetime64[ns, UTC]"

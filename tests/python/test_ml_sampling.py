@@ -52,12 +52,17 @@ def test_only_the_train_split_may_be_rebalanced():
 def test_small_tables_are_not_sampled():
     counts = {"train": {0: 10, 1: 5}, "test": {0: 3, 1: 2}, "open": {None: 4}}
     plan = plan_sample(CART, counts, Settings())
-    assert plan.is_complete() and set(plan.keep) == {"train", "test"}
+    assert plan.is_complete() and set(plan.keep) == {"train", "test", "gap"}  # gap: rolling-origin folds
 
 
 def test_splits_and_columns_come_from_the_task_specs():
     assert training_splits(PURCHASE) == ["train", "test", "same_window"]
-    assert training_splits(CART) == ["train", "test"]
+    assert training_splits(CART) == ["train", "test", "gap"]
+    # rolling-origin splits are read when the table holds them; never the score split
+    present = ["score", "rolling_3_test", "rolling_2_train", "train", "rolling_2_test", "rolling_3_train"]
+    assert training_splits(PURCHASE, present) == [
+        "train", "test", "same_window", "rolling_2_test", "rolling_2_train", "rolling_3_test", "rolling_3_train"
+    ]
     columns = training_columns(CART)
     assert columns[:3] == ["cart_event_id", "split", "purchased"]
     assert {"cart_at", "cart_date", "brand", "price"} <= set(columns)

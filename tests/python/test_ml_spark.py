@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 from ml_fixtures import make_cart_frame, make_purchase_frame
 
 from ml import dbt_bridge, spark_io
-from ml.pipeline import score_carts, score_purchase, train_or_load
+from ml.pipeline import MissingModelError, score_carts, score_purchase, train_or_load
 from ml.sampling import SamplePlan
 from ml.settings import Settings
 from ml.splits import training_columns
@@ -140,6 +141,9 @@ def test_recorded_sample_rates_are_rows_used_over_rows_available(trained, frames
     rows = {task: frame["split"].value_counts() for task, frame in frames.items()}
     for row in metrics.itertuples():
         available = rows[row.task]
+        if row.evaluation == "rolling_origin":  # cart folds mix splits sampled at different rates
+            assert 0 < row.train_sample_rate <= 1 and 0 < row.test_sample_rate <= 1
+            continue
         if row.evaluation == SAME_WINDOW:  # both sides are cut from the one sampled split
             rate = (row.n_train + row.n_test) / available["same_window"]
             assert row.train_sample_rate == pytest.approx(rate) and row.test_sample_rate == pytest.approx(rate)
@@ -157,11 +161,14 @@ def test_draw_sample_keeps_exact_counts_over_uneven_groups_and_is_seeded(spark):
         available={"train": {0.0: 4500, 1.0: 500}, "test": {0.0: 900, 1.0: 100}},
         keep={"train": {0.0: 700, 1.0: 500}, "test": {0.0: 90, 1.0: 10}},  # train positives all kept
     )
-    first = spark_io.draw_sample(table, plan, seed=1).toPandas()
+    first = spark_io.draw_sample(table, plan, seed=1, keys=["k"]).toPandas()
     assert label_counts(first) == plan.keep
-    again = spark_io.draw_sample(table, plan, seed=1).toPandas()
-    other = spark_io.draw_sample(table, plan, seed=2).toPandas()
+    again = spark_io.draw_sample(table, plan, seed=1, keys=["k"]).toPandas()
+    other = spark_io.draw_sample(table, plan, seed=2, keys=["k"]).toPandas()
     assert set(first["k"]) == set(again["k"]) != set(other["k"])
+    # the same rows, partitioned and ordered differently: the same sample
+    shuffled = table.repartition(7, "k").orderBy(F.rand(3))
+    assert set(spark_io.draw_sample(shuffled, plan, seed=1, keys=["k"]).toPandas()["k"]) == set(first["k"])
 
 
 def test_reuse_mode_converts_nothing_and_reports_the_saved_metrics(spark, tables, trained):
@@ -172,10 +179,25 @@ def test_reuse_mode_converts_nothing_and_reports_the_saved_metrics(spark, tables
         patch.setattr(spark_io, "training_sample", must_not_run)
         reused = dbt_bridge.metrics_model(spark, tables, str(trained["dir"]), "false", SETTINGS).toPandas()
     assert set(reused["status"]) == {"reused"}
-    key = ["task", "model", "evaluation"]
+    key = ["task", "model", "evaluation", "fold"]
     columns = [*key, "model_version", "n_train", "train_sample_rate", "test_sample_rate"]
     before = trained["metrics"][columns].sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(reused[columns].sort_values(key).reset_index(drop=True), before)
+
+
+def test_the_same_tables_partitioned_differently_give_the_same_metrics(spark, tables, trained, tmp_path):
+    # Sampling (SETTINGS caps the splits), row order and training are all fixed
+    # by the data and the seed, not by how Spark happens to lay the rows out.
+    reshuffled = {task: table.repartition(5).orderBy(F.rand(11)) for task, table in tables.items()}
+    again = dbt_bridge.metrics_model(spark, reshuffled, str(tmp_path), "true", SETTINGS).toPandas()
+    stable = [c for c in again.columns if c not in ("model_version", "trained_at")]
+    key = ["task", "model", "evaluation", "fold"]
+
+    def ordered(frame):
+        return frame[stable].sort_values(key).reset_index(drop=True)
+
+    assert (again["train_sample_rate"] < 1).any()  # the sample is part of what must repeat
+    pd.testing.assert_frame_equal(ordered(again), ordered(trained["metrics"]))
 
 
 def test_a_task_without_two_classes_is_skipped_without_conversion(spark, frames, tmp_path):
@@ -223,6 +245,12 @@ def test_batch_scoring_in_spark_equals_pandas_scoring(spark, frames, tables, tra
     if task == CART_TASK:
         for column in ("user_id", "product_id", "cart_at"):
             assert in_spark[column].tolist() == in_pandas[column].tolist(), column
+
+
+def test_a_predictions_model_never_trains(spark, tables, tmp_path):
+    with pytest.raises(MissingModelError, match="no saved model set .* build ml_model_metrics first"):
+        dbt_bridge.predictions_model(spark, CART_TASK, tables[CART_TASK], str(tmp_path), SETTINGS)
+    assert not list(tmp_path.rglob("*.joblib"))
 
 
 def test_duplicated_keys_across_batches_raise(spark, frames, trained):

@@ -86,3 +86,31 @@ def test_refs_sit_in_import_ctes_at_the_top_of_each_model():
             if not is_import and cte.strip() and " as (" in cte:
                 seen_transformation = True
     assert not late, "refs after the first transformation CTE:\n" + "\n".join(late)
+
+
+def documented_columns() -> dict[str, list[str]]:
+    """model name -> its documented column names, in order, from every YAML file."""
+    out = {}
+    for path in project_files("*.yml"):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+            out[model["name"]] = [column["name"] for column in model.get("columns", [])]
+    return out
+
+
+def test_python_model_outputs_are_documented_exactly_as_declared():
+    from ml.outputs import OUTPUTS
+
+    documented = documented_columns()
+    python_models = {path.stem for path in (ROOT / "models").rglob("*.py")}
+    declared = {schema.model for schema in OUTPUTS}
+    # every Python model of the ml package writes a declared schema, and the docs list exactly its columns
+    assert python_models - {"ml_product_recommendations", "ml_recommendation_metrics"} <= declared
+    for schema in OUTPUTS:
+        assert documented[schema.model] == schema.columns, schema.model
+
+
+def test_the_documentation_check_notices_a_missing_column():
+    from ml.outputs import MODEL_METRICS, OutputSchema
+
+    widened = OutputSchema(MODEL_METRICS.model, (*MODEL_METRICS.fields, ("extra", "string")))
+    assert documented_columns()[widened.model] != widened.columns

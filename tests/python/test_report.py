@@ -107,6 +107,15 @@ def test_readings_match_the_marts(demo, demo_frames):
     best = demo.sql("select task, model, auc_roc from {s}_ml.ml_model_metrics where evaluation = 'forecast' "
                     "and status in ('trained', 'reused') order by auc_roc desc limit 1")[0]
     assert f"{best[0]}: {best[1]} AUC {best[2]:.3f}" in pages["models"].summary
+    readings = " ".join(block.reading for block in pages["models"].blocks)
+    for task, model, auc, brier, raw in demo.sql(
+            "select task, model, auc_roc, brier, brier_uncalibrated from {s}_ml.ml_model_metrics "
+            "where evaluation = 'forecast' and model != 'baseline' and auc_roc = (select max(auc_roc) from "
+            "{s}_ml.ml_model_metrics as m where m.task = ml_model_metrics.task and m.evaluation = 'forecast')"):
+        assert f"{model} ranks a random buyer above a random non-buyer {auc:.1%} of the time" in readings
+        assert f"Calibration moved {model}'s Brier score from {raw:.4f} to {brier:.4f}" in readings
+    folds = demo.sql("select max(folds) from {s}_ml.ml_rolling_origin_summary")[0][0]
+    assert f"retrained and tested at {folds} successive origins" in readings
     assert all(block.drawn for page in pages.values() for block in page.blocks), "every demo chart is drawn"
 
 
@@ -194,6 +203,17 @@ def test_report_command_on_the_real_rows_writes_a_complete_site(real_rows, tmp_p
     assert "No model was trained on this data" in models  # one hour of real rows: too few days
 
 
+# The model page's other frames, empty, with the columns their queries select.
+NO_MODEL_DETAILS = {
+    "feature_importance": pd.DataFrame(), "retarget": pd.DataFrame(),
+    "evaluation_curves": pd.DataFrame(columns=["task", "model", "curve", "point", "x", "y"]),
+    "calibration": pd.DataFrame(columns=["task", "model", "calibrated", "bin", "mean_predicted", "observed_rate",
+                                         "rows"]),
+    "rolling_origin": pd.DataFrame(columns=["task", "model", "folds", "forecast_auc_roc", "auc_roc_mean",
+                                            "auc_roc_std", "auc_roc_min", "auc_roc_max"]),
+}
+
+
 def test_models_reused_from_an_earlier_build_are_reported_like_trained_ones():
     from report.pages import models_page
 
@@ -202,11 +222,10 @@ def test_models_reused_from_an_earlier_build_are_reported_like_trained_ones():
         "auc_roc": [0.5, 0.8], "pr_auc": [0.1, 0.4], "brier": [0.2, 0.1], "n_train": [10, 10], "n_test": [5, 5],
         "test_start": [None] * 2, "test_end": [None] * 2, "status": ["reused"] * 2,
     })
-    page = models_page({"model_metrics": metrics, "feature_importance": pd.DataFrame(),
-                        "retarget": pd.DataFrame()})
+    page = models_page({"model_metrics": metrics, **NO_MODEL_DETAILS})
     assert page.blocks[0].drawn
     assert page.summary == ("On the later window (a forecast, not the training period): purchase_propensity: "
                             "xgboost AUC 0.800 against the baseline's 0.500.")
     skipped = metrics.assign(status="skipped: no train rows", auc_roc=None)
-    page = models_page({"model_metrics": skipped, "feature_importance": pd.DataFrame(), "retarget": pd.DataFrame()})
+    page = models_page({"model_metrics": skipped, **NO_MODEL_DETAILS})
     assert not page.blocks[0].drawn and "skipped: no train rows" in page.blocks[0].body
