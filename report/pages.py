@@ -180,7 +180,8 @@ def rfm_page(frames: Frames) -> Page:
         segments, "rfm_segment", {"user_share": "share of buyers", "revenue_share": "share of revenue"}), reading))
     page.blocks.append(chart_block("Recency, frequency and monetary scores (1-5)",
                                    charts.small_multiples(scores.sort_values("score"), "measure", "score", "users"),
-                                   "Users per score; a score missing from a panel means ties put no buyer there.",
+                                   ("Users per score. Recency and monetary are quintiles (a tie group shares one score); "
+                                    "frequency scores are fixed session counts (seed rfm_frequency_scores)."),
                                    height=320))
     one_purchase = spread[(spread["measure"].str.startswith("frequency")) & (spread["value"] == 1)]["users"].sum()
     page.blocks.append(chart_block("Distributions", charts.small_multiples(

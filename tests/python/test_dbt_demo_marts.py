@@ -8,10 +8,12 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from dbt_harness import PROJECT_ROOT
 
 pytestmark = pytest.mark.dbt
 
 TYPES = ["view", "cart", "purchase"]
+SEEDS = PROJECT_ROOT / "seeds"
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +69,15 @@ def expected_rfm(raw_events) -> pd.DataFrame:
         return (1 + np.floor(5 * (rank - 1) / n)).astype(int)
 
     per_user["r_score"] = score(per_user["recency_days"], ascending=False)
-    per_user["f_score"] = score(per_user["frequency"], ascending=True)
+    per_user["f_score"] = [frequency_score(f) for f in per_user["frequency"]]
     per_user["m_score"] = score(per_user["monetary_cents"], ascending=True)
     return per_user
+
+
+def frequency_score(frequency: int) -> int:
+    """Documented: the highest f_score of the seed whose min_frequency the frequency reaches."""
+    thresholds = pd.read_csv(SEEDS / "rfm_frequency_scores.csv")
+    return int(thresholds.loc[thresholds["min_frequency"] <= frequency, "f_score"].max())
 
 
 def test_rfm_values_and_scores_match_an_independent_computation(demo, expected_rfm):
@@ -83,6 +91,34 @@ def test_rfm_values_and_scores_match_an_independent_computation(demo, expected_r
     for column in ["recency_days", "frequency", "monetary_cents", "r_score", "f_score", "m_score"]:
         assert got[column].tolist() == expected[column].tolist(), column
     assert got["rfm_segment"].notna().all()
+
+
+def test_every_frequency_score_is_reached_by_the_buyers_with_that_many_sessions(demo, expected_rfm):
+    # each F score of the seed holds exactly the buyers whose frequency lies in its band
+    # [min_frequency, next score's min_frequency); on the demo month every band holds buyers
+    thresholds = pd.read_csv(SEEDS / "rfm_frequency_scores.csv").sort_values("min_frequency")
+    upper = thresholds["min_frequency"].shift(-1).fillna(np.inf)
+    frequencies = expected_rfm["frequency"]
+    in_band = {score: int(frequencies.between(low, high, inclusive="left").sum())
+               for score, low, high in zip(thresholds["f_score"], thresholds["min_frequency"], upper)}
+    got = dict(demo.sql("select f_score, count(*) from {s}_marts.mart_user_rfm group by f_score"))
+    assert sorted(thresholds["f_score"]) == [1, 2, 3, 4, 5]
+    assert got == {score: users for score, users in in_band.items() if users}
+    assert all(users > 0 for users in in_band.values()), in_band
+
+
+def test_every_rfm_segment_is_populated_when_the_data_allows(demo, expected_rfm):
+    # the (r, f) cells the buyers reach are exactly those the documented scores put them
+    # in; on the demo month that is nearly the whole grid and every named segment
+    segment_map = pd.read_csv(SEEDS / "rfm_segment_map.csv")
+    cells = demo.frame(
+        "select r_score, f_score, rfm_segment, count(*) as users from {s}_marts.mart_user_rfm"
+        " group by r_score, f_score, rfm_segment"
+    )
+    got_cells = set(zip(cells["r_score"], cells["f_score"]))
+    assert got_cells == set(zip(expected_rfm["r_score"], expected_rfm["f_score"]))
+    assert len(got_cells) >= 20, sorted(got_cells)
+    assert set(cells["rfm_segment"]) == set(segment_map["rfm_segment"])
 
 
 def test_named_behaviour_segments_match_an_independent_computation(demo, raw_events):

@@ -19,6 +19,12 @@ segment_map as (
 
 ),
 
+frequency_scores as (
+
+    select * from {{ ref('rfm_frequency_scores') }}
+
+),
+
 purchasers as (
 
     select
@@ -48,14 +54,29 @@ measured as (
 
 ),
 
+-- F is not a quintile: frequency is tied at 1 for most buyers, so fixed
+-- thresholds from the seed score it; each score runs up to the next one's minimum
+frequency_bands as (
+
+    select
+        f_score,
+        min_frequency,
+        lead(min_frequency) over (order by min_frequency) as max_frequency
+    from frequency_scores
+
+),
+
 scored as (
 
     select
-        *,
-        {{ quintile_score('recency_days', higher_is_better=false) }} as r_score,
-        {{ quintile_score('frequency') }} as f_score,
-        {{ quintile_score('monetary') }} as m_score
+        measured.*,
+        {{ quintile_score('measured.recency_days', higher_is_better=false) }} as r_score,
+        frequency_bands.f_score,
+        {{ quintile_score('measured.monetary') }} as m_score
     from measured
+    left join frequency_bands
+        on measured.frequency >= frequency_bands.min_frequency
+        and (frequency_bands.max_frequency is null or measured.frequency < frequency_bands.max_frequency)
 
 ),
 
