@@ -26,8 +26,9 @@
 
   Idempotent: both are dropped and created again on every invocation, so a
   changed path or new files are picked up. They are external (they have a
-  path), so dropping them never deletes the raw files. Spark reads .csv.gz
-  transparently and strips \n, \r\n and \r line endings.
+  path), so dropping them never deletes the raw files. Only *.csv and
+  *.csv.gz are read (not *.csv.part, *.csv~, *.csv.zip, ...). Spark reads
+  .csv.gz transparently and strips \n, \r\n and \r line endings.
 -#}
 {% macro register_raw_events() %}
   {{ return(adapter.dispatch('register_raw_events', 'rees46')()) }}
@@ -37,7 +38,7 @@
   {%- if execute -%}
     {%- set schema = target.schema ~ '_raw' -%}
     {%- set path = raw_events_path() -%}
-    {%- set options = "options (path '" ~ path ~ "', pathGlobFilter '*.csv*')" -%}
+    {%- set options = "options (path '" ~ path ~ "', pathGlobFilter '*.{csv,csv.gz}')" -%}
     {%- do log("raw events: registering " ~ path ~ " as " ~ schema ~ ".events_raw", info=true) -%}
     {%- do run_query("create schema if not exists " ~ schema) -%}
     {%- do run_query("drop table if exists " ~ schema ~ ".events_raw") -%}

@@ -13,6 +13,7 @@ from dbt.adapters.sparklocal.connections import (
     check_metastore_free,
     derby_metastore,
     escape_spark_string,
+    inline_bindings,
 )
 from dbt.adapters.sparklocal.python_submissions import (
     SessionPythonJobHelper,
@@ -60,6 +61,15 @@ def test_seed_bindings_are_escaped_for_spark_string_literals(raw, escaped):
     assert escape_spark_string(raw) == escaped
 
 
+def test_seed_bindings_become_spark_literals_with_null_for_empty_cells():
+    import datetime as dt
+    from decimal import Decimal
+
+    sql = inline_bindings("insert into t values (%s, %s, %s, %s, %s)",
+                          [None, "Can't", Decimal("2.50"), 7, dt.datetime(2019, 11, 1, 10, 0, 0, 123456)])
+    assert sql == "insert into t values (null, 'Can\\'t', 2.5, 7.0, '2019-11-01 10:00:00.123')"
+
+
 @pytest.mark.dbt
 def test_tiny_python_models_build_end_to_end(warehouse):
     from conftest import new_scenario
@@ -69,6 +79,9 @@ def test_tiny_python_models_build_end_to_end(warehouse):
     scenario.dbt("build")
     rows = scenario.sql("select n, doubled, squared from {s}.downstream order by n")
     assert [tuple(row) for row in rows] == [(n, 2 * n, n * n) for n in range(1, 6)]
+    # an empty seed cell is NULL, not the text 'None'; a quote survives
+    labels = scenario.sql("select id, label from {s}.labels order by id")
+    assert [tuple(row) for row in labels] == [(1, "plain"), (2, None), (3, "Can't Lose Them")]
     provider = {row[0]: row[1] for row in scenario.sql("describe table extended {s}.doubled")}
     assert provider.get("Provider") == "parquet"  # not dbt-spark's default of delta
 

@@ -60,6 +60,9 @@ TRUNCATED_GOOD = [good_line(n, day=2) for n in (30, 31)]
 TRUNCATED_TAIL = ",".join(good_line(32, day=2).split(",")[:3])  # cut off mid-row, no line ending
 NO_HEADER_LINES = [good_line(n, day=3) for n in (40, 41)]
 GZIP_LINES = [good_line(n, day=4) for n in (50, 51)]
+BOM_LINES = [good_line(n, day=5) for n in (60, 61)]
+# Files in the raw folder that are not event files: never read.
+NOT_EVENT_FILES = {"partial.csv.part": 70, "backup.csv~": 71, "archive.csv.zip": 72, "notes.txt": 73}
 
 
 def write_raw_files(raw_dir: Path) -> int:
@@ -72,7 +75,12 @@ def write_raw_files(raw_dir: Path) -> int:
     (raw_dir / "empty.csv").write_text("")
     with gzip.open(raw_dir / "gzipped.csv.gz", "wt") as handle:
         handle.write("\n".join([HEADER, *GZIP_LINES]) + "\n")
-    return (len(bad_values) - 1) + len(CRLF_LINES) + len(TRUNCATED_GOOD) + 1 + len(NO_HEADER_LINES) + len(GZIP_LINES)
+    # a UTF-8 byte-order mark before the header, as some exports write it
+    (raw_dir / "bom.csv").write_bytes(b"\xef\xbb\xbf" + ("\n".join([HEADER, *BOM_LINES]) + "\n").encode())
+    for name, n in NOT_EVENT_FILES.items():
+        (raw_dir / name).write_text("\n".join([HEADER, good_line(n, day=6)]) + "\n")
+    return ((len(bad_values) - 1) + len(CRLF_LINES) + len(TRUNCATED_GOOD) + 1 + len(NO_HEADER_LINES)
+            + len(GZIP_LINES) + len(BOM_LINES))
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +137,21 @@ def test_crlf_no_header_and_gzip_files_are_staged_intact(bad_input):
     ))
     # the session id is the last field: a CR left over from CRLF would show here
     assert rows == expected
+
+
+def test_a_byte_order_mark_before_the_header_is_recognised(bad_input):
+    staged = staged_times(bad_input, [line.split(",")[2] for line in BOM_LINES])
+    assert sorted(staged.values()) == ["2019-11-05 10:00:00", "2019-11-05 10:01:00"]
+    from_file = bad_input.sql("select count(*) from {s}_staging.stg_events_quarantine where source_file = 'bom.csv'")
+    assert from_file[0][0] == 0  # the header line was not taken for a malformed event
+
+
+def test_only_csv_and_csv_gz_files_are_read(bad_input):
+    files = {row[0] for row in bad_input.sql("select source_file from {s}_staging.stg_raw_files")}
+    assert files == {"bad_values.csv", "crlf.csv", "truncated.csv", "no_header.csv", "empty.csv",
+                     "gzipped.csv.gz", "bom.csv"}
+    ignored = ", ".join(str(1000 + n) for n in NOT_EVENT_FILES.values())
+    assert bad_input.sql(f"select count(*) from {{s}}_staging.stg_events where product_id in ({ignored})")[0][0] == 0
 
 
 def test_truncated_last_line_is_quarantined(bad_input):

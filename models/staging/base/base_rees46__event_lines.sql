@@ -20,7 +20,8 @@
 with source as (
 
     select
-        raw_lines.value as raw_line,
+        -- a UTF-8 byte-order mark (some exports write one before the header) is not data
+        regexp_replace(raw_lines.value, '^\uFEFF', '') as raw_line,
         raw_lines._metadata.file_name as source_file
     from {{ source('rees46', 'events_raw') }} as raw_lines
     {%- if new_files is not none %}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
+import numbers
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from dbt.adapters.contracts.connection import Connection
 from dbt.adapters.spark.connections import SparkConnectionManager, SparkCredentials
@@ -35,6 +37,24 @@ def escape_spark_string(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\\", "\\\\").replace("'", "\\'")
     return value
+
+
+def spark_literal(value: Any) -> str:
+    """One seed binding written as a Spark SQL literal: None as NULL (dbt-spark
+    writes the text 'None'), numbers as numbers, anything else as an escaped
+    string (timestamps in the format dbt-spark uses)."""
+    if value is None:
+        return "null"
+    if isinstance(value, numbers.Number):
+        return repr(float(value))
+    if isinstance(value, dt.datetime):
+        return "'" + value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "'"
+    return "'" + escape_spark_string(str(value)) + "'"
+
+
+def inline_bindings(sql: str, bindings: Sequence[Any]) -> str:
+    """`sql` with its %s placeholders replaced by the bindings as literals."""
+    return sql % tuple(spark_literal(value) for value in bindings)
 
 
 def derby_metastore(server_side_parameters: Mapping[str, str]) -> Optional[Path]:
@@ -104,8 +124,9 @@ class SparkLocalConnectionManager(SparkConnectionManager):
 
     def add_query(self, sql: str, auto_begin: bool = True, bindings: Optional[Any] = None,
                   abridge_sql_log: bool = False, *args: Any, **kwargs: Any) -> Any:
-        # Only the session method formats bindings into the SQL text itself;
-        # PyHive (thrift) escapes them on its own.
+        # Only the session method formats bindings into the SQL text itself
+        # (PyHive, for thrift, escapes them on its own): write them as literals
+        # here, so quotes are escaped and empty seed cells load as NULL.
         if bindings and self.profile.credentials.method == "session":
-            bindings = [escape_spark_string(value) for value in bindings]
+            sql, bindings = inline_bindings(sql, bindings), None
         return super().add_query(sql, auto_begin, bindings, abridge_sql_log, *args, **kwargs)
