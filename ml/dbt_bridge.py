@@ -187,12 +187,32 @@ def curve_rows(results: dict[str, TaskResult | str]) -> pd.DataFrame:
 
 # --- one call per dbt Python model -------------------------------------------
 
+def conform(frame: Any, schema: outputs.OutputSchema) -> Any:
+    """A Spark frame with exactly `schema`'s columns and types, in order: the
+    columns it lacks are null (e.g. classifier metrics on recommender rows)."""
+    from pyspark.sql import functions as F
+
+    present = set(frame.columns)
+    return frame.select(*[
+        (F.col(name) if name in present else F.lit(None)).cast(kind).alias(name) for name, kind in schema.fields
+    ])
+
+
 def metrics_model(
-    session: Any, tables: dict[str, Any], configured_dir: Any, retrain: Any, settings: Settings | None = None
+    session: Any,
+    tables: dict[str, Any],
+    configured_dir: Any,
+    retrain: Any,
+    settings: Settings | None = None,
+    other_metrics: Any = None,
 ) -> Any:
-    """ml_model_metrics: train (or reuse) both tasks, return their metrics."""
+    """ml_model_metrics: train (or reuse) both tasks, return their metrics,
+    followed by `other_metrics` (a Spark frame, e.g. the recommenders')."""
     results = train_tasks(tables, model_dir(configured_dir), retrain=flag(retrain), settings=settings)
-    return to_spark(session, metrics_rows(results, settings), METRICS_SCHEMA)
+    metrics = to_spark(session, metrics_rows(results, settings), METRICS_SCHEMA)
+    if other_metrics is None:
+        return metrics
+    return metrics.unionByName(conform(other_metrics, outputs.MODEL_METRICS))
 
 
 def importance_model(

@@ -218,6 +218,8 @@ def models_page(frames: Frames) -> Page:
     page = Page("models", "Purchase-prediction models", "")
     # models trained in this build or reused from an earlier one; skipped tasks have no metrics
     trained = metrics[metrics["status"].isin(["trained", "reused"])]
+    recommenders = trained[trained["task"] == RECOMMENDATION_TASK]
+    trained = trained[trained["task"] != RECOMMENDATION_TASK]
     if trained.empty:
         why = "; ".join(sorted(set(metrics["status"].dropna()))) or "ml_model_metrics is empty"
         page.blocks.append(note_block("Model performance", f"No model was trained on this data: {why}."))
@@ -259,12 +261,34 @@ def models_page(frames: Frames) -> Page:
         page.blocks.append(chart_block("Top features (XGBoost gain)", charts.bars(
             frame, "label", "importance", horizontal=True), f"The strongest signal is {top['feature']} "
             f"for {top['task']}.", height=520))
+    page.blocks.append(recommendation_block(recommenders))
     if retarget.empty:
         page.blocks.append(note_block("Who to retarget", "No open carts were scored in this build."))
     else:
         page.blocks.append(charts.table_block("Who to retarget: open carts most likely to convert", retarget.round(3),
             f"The top open cart has a predicted purchase probability of {retarget.iloc[0]['purchase_probability']:.1%}."))
     return page
+
+
+RECOMMENDATION_TASK = "product_recommendation"
+
+
+def recommendation_block(recommenders: pd.DataFrame) -> Block:
+    """The ALS recommender against its two baselines on the later window."""
+    heading = "Product recommendations against simple baselines (later window)"
+    reason = too_small(recommenders, 2, "ml_model_metrics (product_recommendation)")
+    if reason:
+        return note_block(heading, reason)
+    k = int(recommenders["k"].iloc[0])
+    by_model = recommenders.set_index("model")
+    others = "; ".join(f"{model} {row['ndcg_at_k']:.3f}" for model, row in by_model.iterrows() if model != "als")
+    best = recommenders.sort_values("ndcg_at_k", ascending=False).iloc[0]
+    reading = (f"Top-{k} lists scored against what {int(best['n_test']):,} users carted or bought in the later "
+               f"window: NDCG@{k} is {by_model.loc['als', 'ndcg_at_k']:.3f} for ALS against {others}; "
+               f"{best['model']} ranks best.") if "als" in by_model.index else f"NDCG@{k}: {others}."
+    return chart_block(heading, charts.grouped_bars(recommenders, "model", {
+        "precision_at_k": f"precision@{k}", "recall_at_k": f"recall@{k}", "ndcg_at_k": f"NDCG@{k}"},
+        percent=False), reading)
 
 
 def curve_blocks(frames: Frames, forecast: pd.DataFrame) -> list[Block]:

@@ -84,7 +84,7 @@ QUERIES: dict[str, str] = {
         group by seed.segment, seed.precedence, seed.marketing_action order by seed.precedence""",
     "model_metrics": """
         select task, model, evaluation, fold, auc_roc, pr_auc, brier, brier_uncalibrated, positive_rate_test,
-               n_train, n_test, test_start, test_end, status
+               k, precision_at_k, recall_at_k, ndcg_at_k, n_train, n_test, test_start, test_end, status
         from {{ ref('ml_model_metrics') }} order by task, evaluation, model, fold""",
     "rolling_origin": """
         select task, model, folds, forecast_auc_roc, auc_roc_mean, auc_roc_std, auc_roc_min, auc_roc_max,

@@ -148,8 +148,8 @@ def test_a_byte_order_mark_before_the_header_is_recognised(bad_input):
 
 def test_only_csv_and_csv_gz_files_are_read(bad_input):
     files = {row[0] for row in bad_input.sql("select source_file from {s}_staging.stg_raw_files")}
-    assert files == {"bad_values.csv", "crlf.csv", "truncated.csv", "no_header.csv", "empty.csv",
-                     "gzipped.csv.gz", "bom.csv"}
+    # (empty.csv has no line to load, so the manifest has no row for it)
+    assert files == {"bad_values.csv", "crlf.csv", "truncated.csv", "no_header.csv", "gzipped.csv.gz", "bom.csv"}
     ignored = ", ".join(str(1000 + n) for n in NOT_EVENT_FILES.values())
     assert bad_input.sql(f"select count(*) from {{s}}_staging.stg_events where product_id in ({ignored})")[0][0] == 0
 
