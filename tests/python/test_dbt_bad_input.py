@@ -177,3 +177,35 @@ def test_missing_raw_data_fails_with_a_clear_message(warehouse):
     from dbt_harness import describe_failures
 
     assert "No raw event lines found" in describe_failures(result)
+
+
+def test_invalid_vars_give_one_error_line_before_any_table_is_touched(warehouse):
+    scenario = new_scenario("bad_vars", warehouse)
+    (scenario.raw_dir / "events.csv").write_text("\n".join([HEADER, good_line(1)]) + "\n")
+    from dbt_harness import describe_failures
+
+    bad = {"ml_feature_window_days": 0, "ml_label_window_days": -7, "peak_hour_count": "six",
+           "hi_risk_min_z_carts": "high", "rfm_analysis_date": "2019-02-30"}
+    result = scenario.dbt("build", vars=bad, expect_success=False)
+    message = describe_failures(result)
+    assert not result.success and message.count("Invalid configuration") == 1
+    for expected in ("ml_feature_window_days must be a whole number above 0, got '0'",
+                     "ml_label_window_days must be a whole number above 0, got '-7'",
+                     "peak_hour_count must be a whole number above 0, got 'six'",
+                     "hi_risk_min_z_carts must be a number, got 'high'",
+                     "rfm_analysis_date must be a date YYYY-MM-DD or null, got '2019-02-30'"):
+        assert expected in message, expected
+    quoted = scenario.dbt("build", vars={"raw_events_path": str(scenario.raw_dir) + "/it's"}, expect_success=False)
+    assert "the raw path must not contain quotes" in describe_failures(quoted)
+    # nothing was created: not even the raw schema the next hook would register
+    schemas = {row[0] for row in scenario.sql("show schemas")}
+    assert not any(name.startswith(scenario.schema) for name in schemas)
+
+
+def test_a_raw_path_with_spaces_is_read(warehouse):
+    scenario = new_scenario("spaced_path", warehouse)
+    spaced = scenario.raw_dir / "raw files with spaces"
+    spaced.mkdir()
+    (spaced / "events.csv").write_text("\n".join([HEADER, good_line(1), good_line(2)]) + "\n")
+    scenario.dbt("run", "--select", "base_rees46__event_lines", vars={"raw_events_path": str(spaced)})
+    assert scenario.sql("select count(*) from {s}_staging.base_rees46__event_lines")[0][0] == 2

@@ -1,0 +1,55 @@
+{#-
+  Checks the project's vars and the raw path before anything runs (first
+  on-run-start hook): a wrong value stops the invocation with one line naming
+  every problem, before any table is touched. Rules, by var:
+
+    whole numbers > 0     session and ML windows, fold counts, peak hours
+    numbers               the behavioural segments' z-score thresholds
+    YYYY-MM-DD or null    rfm_analysis_date (a real calendar date)
+    no quote characters   the raw path (it is written into SQL literals);
+                          spaces are fine
+-#}
+{% macro validate_project_vars() %}
+  {{ return(adapter.dispatch('validate_project_vars', 'rees46')()) }}
+{% endmacro %}
+
+{% macro default__validate_project_vars() %}
+  {%- set problems = [] -%}
+  {%- for name in [
+      'session_inactivity_minutes', 'peak_hour_count', 'ml_feature_window_days', 'ml_label_window_days',
+      'ml_cart_label_window_hours', 'ml_cart_test_days', 'ml_rolling_origin_folds',
+      'ml_rolling_origin_step_days'] -%}
+    {%- set value = var(name) | string -%}
+    {%- if not modules.re.fullmatch('[0-9]+', value.strip()) or (value | int) <= 0 -%}
+      {%- do problems.append(name ~ " must be a whole number above 0, got '" ~ value ~ "'") -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- for name in ['hi_risk_min_z_carts', 'churn_min_z_views', 'heavy_buyer_min_z_revenue',
+                   'engaged_min_z_sessions'] -%}
+    {%- set value = var(name) | string -%}
+    {%- if not modules.re.fullmatch('-?[0-9]+([.][0-9]+)?', value.strip()) -%}
+      {%- do problems.append(name ~ " must be a number, got '" ~ value ~ "'") -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set analysis_date = var('rfm_analysis_date') -%}
+  {%- if analysis_date -%}
+    {%- set text = analysis_date | string -%}
+    {%- set valid = modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+    {%- if valid -%}
+      {%- set parts = text.split('-') -%}
+      {%- set valid = (parts[1] | int) >= 1 and (parts[1] | int) <= 12 and (parts[2] | int) >= 1
+          and (parts[2] | int) <= [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(parts[1] | int) - 1] -%}
+    {%- endif -%}
+    {%- if not valid -%}
+      {%- do problems.append("rfm_analysis_date must be a date YYYY-MM-DD or null, got '" ~ text ~ "'") -%}
+    {%- endif -%}
+  {%- endif -%}
+  {%- set path = raw_events_path() -%}
+  {%- if "'" in path or '"' in path or '\\' in path -%}
+    {%- do problems.append("the raw path must not contain quotes or backslashes, got " ~ path) -%}
+  {%- endif -%}
+  {%- if problems -%}
+    {{ exceptions.raise_compiler_error("Invalid configuration: " ~ problems | join('; ')) }}
+  {%- endif -%}
+  select 1
+{% endmacro %}
