@@ -89,7 +89,7 @@ BUILD_COLUMNS = {"loaded_at"}
 COMPARED_MODELS = [
     ("marts", "fct_events"), ("marts", "fct_sessions"), ("marts", "fct_user_daily_activity"),
     ("marts", "fct_session_product_groups"), ("marts", "fct_hourly_activity"),
-    ("marts", "fct_product_daily_activity"), ("marts", "fct_cart_outcomes"),
+    ("marts", "fct_product_daily_activity"), ("marts", "fct_cart_outcomes"), ("marts", "fct_user_product_daily"),
     ("marts", "mart_funnel_daily"), ("marts", "mart_funnel_by_dimension"), ("marts", "mart_funnel_by_category"),
     ("marts", "mart_funnel_by_brand"), ("marts", "mart_funnel_by_price_band"),
     ("marts", "mart_funnel_session_stages"), ("marts", "mart_cart_conversion"),
@@ -99,7 +99,7 @@ COMPARED_MODELS = [
     ("ml", "ml_cart_features"), ("ml", "ml_purchase_training_set"), ("ml", "ml_cart_training_set"),
 ]
 # the Python models train and score; they are compared by the ML tests, not here
-SQL_ONLY = ["--exclude", "ml_model_metrics+"]
+SQL_ONLY = ["--exclude", "ml_model_metrics+", "ml_product_recommendations+", "ml_recommendation_metrics+"]
 
 
 @pytest.fixture(scope="module")

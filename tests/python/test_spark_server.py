@@ -143,7 +143,8 @@ def tables_in(schema_prefix: str) -> list[str]:
     )
 
 
-PYTHON_MODEL_OUTPUTS = {"ml_model_metrics", "ml_feature_importance", "ml_cart_predictions", "ml_purchase_predictions"}
+PYTHON_MODEL_OUTPUTS = {"ml_model_metrics", "ml_feature_importance", "ml_cart_predictions", "ml_purchase_predictions",
+                        "ml_product_recommendations", "ml_recommendation_metrics"}
 
 
 def compare_targets(local: DbtScenario, server: ServerEnv) -> list[str]:
