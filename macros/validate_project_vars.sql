@@ -18,14 +18,14 @@
   {%- for name in [
       'session_inactivity_minutes', 'peak_hour_count', 'ml_feature_window_days', 'ml_label_window_days',
       'ml_cart_label_window_hours', 'ml_cart_test_days', 'ml_rolling_origin_folds',
-      'ml_rolling_origin_step_days'] -%}
+      'ml_rolling_origin_step_days', 'rec_top_n', 'rec_active_days', 'rec_repeat_purchase_min_buyers'] -%}
     {%- set value = var(name) | string -%}
     {%- if not modules.re.fullmatch('[0-9]+', value.strip()) or (value | int) <= 0 -%}
       {%- do problems.append(name ~ " must be a whole number above 0, got '" ~ value ~ "'") -%}
     {%- endif -%}
   {%- endfor -%}
   {%- for name in ['hi_risk_min_z_carts', 'churn_min_z_views', 'heavy_buyer_min_z_revenue',
-                   'engaged_min_z_sessions'] -%}
+                   'engaged_min_z_sessions', 'rec_repeat_purchase_min_share'] -%}
     {%- set value = var(name) | string -%}
     {%- if not modules.re.fullmatch('-?[0-9]+([.][0-9]+)?', value.strip()) -%}
       {%- do problems.append(name ~ " must be a number, got '" ~ value ~ "'") -%}

@@ -198,6 +198,13 @@ def conform(frame: Any, schema: outputs.OutputSchema) -> Any:
     ])
 
 
+def with_status(frame: Any, status: str) -> Any:
+    """`frame` with a constant `status` column."""
+    from pyspark.sql import functions as F
+
+    return frame.withColumn("status", F.lit(status))
+
+
 def metrics_model(
     session: Any,
     tables: dict[str, Any],

@@ -135,6 +135,41 @@ CART_PREDICTIONS = OutputSchema(
     ),
 )
 
+PRODUCT_RECOMMENDATIONS = OutputSchema(
+    "ml_product_recommendations",
+    (
+        ("user_id", "bigint"),
+        ("product_id", "bigint"),
+        ("rank", "bigint"),
+        ("score", "double"),
+        ("model", "string"),
+        ("model_version", "string"),
+        ("recommended_at", "timestamp"),
+    ),
+)
+
+# The recommenders' rows, which ml_model_metrics also carries (its other columns null).
+RECOMMENDATION_METRICS = OutputSchema(
+    "ml_recommendation_metrics",
+    (
+        ("task", "string"),
+        ("model", "string"),
+        ("evaluation", "string"),
+        ("k", "bigint"),
+        ("precision_at_k", "double"),
+        ("recall_at_k", "double"),
+        ("ndcg_at_k", "double"),
+        ("n_train", "bigint"),
+        ("n_test", "bigint"),
+        ("train_start", "date"),
+        ("train_end", "date"),
+        ("test_start", "date"),
+        ("test_end", "date"),
+        ("model_version", "string"),
+        ("trained_at", "timestamp"),
+    ),
+)
+
 OUTPUTS: tuple[OutputSchema, ...] = (
     MODEL_METRICS,
     FEATURE_IMPORTANCE,
@@ -142,4 +177,6 @@ OUTPUTS: tuple[OutputSchema, ...] = (
     EVALUATION_CURVES,
     PURCHASE_PREDICTIONS,
     CART_PREDICTIONS,
+    PRODUCT_RECOMMENDATIONS,
+    RECOMMENDATION_METRICS,
 )

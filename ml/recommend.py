@@ -44,6 +44,8 @@ import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from ml import outputs
+
 log = logging.getLogger(__name__)
 
 TASK = "product_recommendation"
@@ -57,33 +59,9 @@ EVENT_WEIGHTS: tuple[tuple[str, float], ...] = (("views", 1.0), ("carts", 3.0), 
 # The columns of fct_user_product_daily the recommender reads.
 DAILY_COLUMNS = ("user_id", "product_id", "category_id", "views", "carts", "purchases", "last_view_at", "event_date")
 
-# Output schemas, declared once: (column, Spark type) pairs.
-RECOMMENDATION_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("user_id", "bigint"),
-    ("product_id", "bigint"),
-    ("rank", "bigint"),
-    ("score", "double"),
-    ("model", "string"),
-    ("model_version", "string"),
-    ("recommended_at", "timestamp"),
-)
-METRICS_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("task", "string"),
-    ("model", "string"),
-    ("evaluation", "string"),
-    ("k", "bigint"),
-    ("precision_at_k", "double"),
-    ("recall_at_k", "double"),
-    ("ndcg_at_k", "double"),
-    ("n_train", "bigint"),
-    ("n_test", "bigint"),
-    ("train_start", "date"),
-    ("train_end", "date"),
-    ("test_start", "date"),
-    ("test_end", "date"),
-    ("model_version", "string"),
-    ("trained_at", "timestamp"),
-)
+# Output schemas, declared once in ml.outputs: (column, Spark type) pairs.
+RECOMMENDATION_COLUMNS: tuple[tuple[str, str], ...] = outputs.PRODUCT_RECOMMENDATIONS.fields
+METRICS_COLUMNS: tuple[tuple[str, str], ...] = outputs.RECOMMENDATION_METRICS.fields
 
 
 def ddl(columns: Sequence[tuple[str, str]]) -> str:

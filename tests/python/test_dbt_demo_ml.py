@@ -25,7 +25,8 @@ MODELS = {"baseline", "logistic_regression", "xgboost"}
 @pytest.fixture(scope="module")
 def metrics(demo) -> dict[tuple[str, str, str], dict]:
     """Forecast and same-window rows by (task, evaluation, model)."""
-    rows = demo.frame("select * from {s}_ml.ml_model_metrics where evaluation != 'rolling_origin'")
+    rows = demo.frame("select * from {s}_ml.ml_model_metrics where evaluation != 'rolling_origin' "
+                      "and task != 'product_recommendation'")
     return {(row["task"], row["evaluation"], row["model"]): row for row in rows.to_dict("records")}
 
 
@@ -121,7 +122,7 @@ def test_reuse_mode_keeps_the_saved_models(demo, metrics, folds):
     before = {key: row["model_version"] for key, row in metrics.items()}
     before_folds = folds.set_index(["task", "model", "fold"])["auc_roc"].sort_index()
     demo.dbt("run", "--select", "ml_model_metrics", vars={"ml_retrain": False})
-    after = demo.frame("select * from {s}_ml.ml_model_metrics")
+    after = demo.frame("select * from {s}_ml.ml_model_metrics where task != 'product_recommendation'")
     assert set(after["status"]) == {"reused"}
     rows = after[after.evaluation != "rolling_origin"]
     assert {(r.task, r.evaluation, r.model): r.model_version for r in rows.itertuples()} == before
@@ -187,3 +188,17 @@ def test_roc_curves_enclose_the_reported_auc(demo, metrics):
         part = part.sort_values("point")
         area = float(((part.x.diff()) * (part.y + part.y.shift()) / 2).sum())
         assert math.isclose(area, metrics[(task, evaluation, model)]["auc_roc"], abs_tol=0.01), (task, model)
+
+
+
+def test_the_recommenders_rows_join_the_model_metrics(demo):
+    columns = ["task", "model", "evaluation", "k", "precision_at_k", "recall_at_k", "ndcg_at_k", "n_test",
+               "model_version"]
+    joined = demo.frame(f"select {', '.join(columns)}, status, auc_roc from {{s}}_ml.ml_model_metrics "
+                        "where task = 'product_recommendation'")
+    own = demo.frame(f"select {', '.join(columns)} from {{s}}_ml.ml_recommendation_metrics")
+    key = ["model"]
+    assert joined[columns].sort_values(key).reset_index(drop=True).equals(own.sort_values(key).reset_index(drop=True))
+    assert set(joined.status) == {"trained"} and joined.auc_roc.isna().all()
+    ndcg = joined.set_index("model")["ndcg_at_k"]
+    assert ndcg["als"] > ndcg["popularity"] and ndcg["als"] > ndcg["recently_viewed"]
