@@ -35,6 +35,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -192,6 +193,28 @@ def filters_as_of(daily: DataFrame, as_of: dt.date, settings: RecommendSettings)
 
 # --- recommenders -------------------------------------------------------------
 
+@contextmanager
+def active_session(session: Any) -> Iterator[None]:
+    """`session` made the thread's active Spark Connect session for the block.
+
+    pyspark.ml on Spark Connect sends every call (fit, factors) through the
+    thread's active session, and dbt runs Python models in worker threads that
+    have none (the `thrift` target). Classic sessions need nothing.
+    """
+    from ml.spark_io import is_connect
+
+    if not is_connect(session):
+        yield
+        return
+    local = type(session)._active_session
+    previous = getattr(local, "session", None)
+    local.session = session
+    try:
+        yield
+    finally:
+        local.session = previous
+
+
 def fit_als(train: DataFrame, settings: RecommendSettings) -> Any:
     """Spark MLlib ALS (implicit feedback) on interactions' strengths."""
     from pyspark.ml.recommendation import ALS
@@ -211,7 +234,9 @@ def fit_als(train: DataFrame, settings: RecommendSettings) -> Any:
         numItemBlocks=settings.blocks,
     )
     # ids stay bigint: ALS checks that they fit in an int instead of wrapping them
-    return als.fit(train.select("user_id", "product_id", F.col("strength").cast("float").alias("strength")))
+    ratings = train.select("user_id", "product_id", F.col("strength").cast("float").alias("strength"))
+    with active_session(train.sparkSession):
+        return als.fit(ratings)
 
 
 RANKED_SCHEMA = "user_id bigint, product_id bigint, rank bigint, score double"
@@ -259,8 +284,10 @@ def als_recommendations(
     user in `users` (user_id) by the ALS model; users without factors get none."""
     from ml.spark_io import use_driver_python
 
+    with active_session(users.sparkSession):
+        item_factors_frame, user_factors_frame = model.itemFactors, model.userFactors
     items = (
-        model.itemFactors.withColumnRenamed("id", "product_id")
+        item_factors_frame.withColumnRenamed("id", "product_id")
         .join(filters.candidates, "product_id", "left_semi")
         .orderBy("product_id")
         .collect()
@@ -271,7 +298,7 @@ def als_recommendations(
     item_factors = np.array([row["features"] for row in items], dtype=np.float32)
     excluded = filters.excluded.groupBy("user_id").agg(F.collect_list("product_id").alias("excluded"))
     user_factors = (
-        model.userFactors.select(F.col("id").cast("bigint").alias("user_id"), "features")
+        user_factors_frame.select(F.col("id").cast("bigint").alias("user_id"), "features")
         .join(users, "user_id", "left_semi")
         .join(excluded, "user_id", "left")
     )

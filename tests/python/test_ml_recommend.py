@@ -1,6 +1,7 @@
-"""ml.recommend: ranking metrics against hand-computed values, the filtering
-rule and ALS on tiny Spark frames, and the two dbt models on the demo month
-(the ALS recommender beats both baselines on NDCG@10 on the held-out days)."""
+"""ml.recommend: ranking metrics against hand-computed values, the two dbt
+models on the demo month (the ALS recommender beats both baselines on NDCG@10
+on the held-out days), then the filtering rule and ALS on tiny Spark frames in
+the session dbt started."""
 
 from __future__ import annotations
 
@@ -64,114 +65,6 @@ def test_settings_reject_nonsense_and_follow_dbt_vars():
     assert chosen.active_days == RecommendSettings().active_days
 
 
-# --- Spark: filters and ALS on tiny frames ------------------------------------
-
-DAILY_SCHEMA = (
-    "user_id bigint, product_id bigint, category_id bigint, views bigint, carts bigint, "
-    "purchases bigint, last_view_at timestamp, event_date date"
-)
-DAY = dt.date(2019, 11, 1)
-
-
-def day(offset: int) -> dt.date:
-    return DAY + dt.timedelta(days=offset)
-
-
-@pytest.fixture(scope="module")
-def spark():
-    """The running session (dbt's, when the demo was built first in this
-    process), else a small local one, stopped afterwards so that a later dbt
-    build creates its own."""
-    from pyspark import SparkContext
-
-    if SparkContext._active_spark_context is not None:
-        yield pyspark_sql.SparkSession.builder.getOrCreate()
-        return
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[1]")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
-def daily_frame(spark, rows: list[dict]):
-    defaults = {"category_id": 1, "views": 0, "carts": 0, "purchases": 0, "last_view_at": None}
-    full = [defaults | row for row in rows]
-    for row in full:
-        if row["views"] and row["last_view_at"] is None:
-            row["last_view_at"] = dt.datetime.combine(row["event_date"], dt.time(12))
-    columns = [part.split()[0] for part in DAILY_SCHEMA.split(", ")]
-    return spark.createDataFrame([tuple(row[c] for c in columns) for row in full], DAILY_SCHEMA)
-
-
-def test_filters_keep_active_products_and_skip_bought_ones_outside_repeat_categories(spark):
-    rows = [
-        # category 100 is a repeat category: both buyers bought product 10 again on another day
-        {"user_id": 1, "product_id": 10, "category_id": 100, "purchases": 1, "event_date": day(0)},
-        {"user_id": 1, "product_id": 10, "category_id": 100, "purchases": 1, "event_date": day(8)},
-        {"user_id": 2, "product_id": 10, "category_id": 100, "purchases": 2, "event_date": day(1)},
-        {"user_id": 2, "product_id": 10, "category_id": 100, "purchases": 1, "event_date": day(9)},
-        # category 200 is not: each buyer bought once (two units the same day are one purchase day)
-        {"user_id": 1, "product_id": 20, "category_id": 200, "purchases": 2, "event_date": day(2)},
-        {"user_id": 2, "product_id": 21, "category_id": 200, "purchases": 1, "event_date": day(9)},
-        # product 30: viewed long ago only, no longer active
-        {"user_id": 3, "product_id": 30, "category_id": 200, "views": 4, "event_date": day(0)},
-        # product 21 is bought by user 2 on the as-of day: not "already bought" as of it
-        {"user_id": 2, "product_id": 21, "category_id": 200, "purchases": 1, "event_date": day(10)},
-        {"user_id": 3, "product_id": 20, "category_id": 200, "views": 1, "event_date": day(9)},
-    ]
-    daily = daily_frame(spark, rows)
-    settings = RecommendSettings(active_days=3, repeat_min_buyers=2, repeat_min_share=0.5)
-    as_of = day(10)
-    repeat = {r.category_id for r in recommend.repeat_purchase_categories(daily, as_of, settings).collect()}
-    assert repeat == {100}
-    filters = recommend.filters_as_of(daily, as_of, settings)
-    assert {r.product_id for r in filters.candidates.collect()} == {10, 20, 21}  # events on days 7..9
-    assert {(r.user_id, r.product_id) for r in filters.excluded.collect()} == {(1, 20), (2, 21)}
-    # every recommender applies them: popularity over everything that was interacted with
-    train = recommend.interactions(recommend.in_window(daily, None, as_of), settings)
-    users = spark.createDataFrame([(1,), (2,), (3,)], "user_id bigint")
-    popular = recommend.popularity_recommendations(train, users, filters, n=5).collect()
-    got = {(r.user_id, r.product_id) for r in popular}
-    assert got == {(1, 10), (1, 21), (2, 10), (2, 20), (3, 10), (3, 20), (3, 21)}
-    viewed = recommend.recently_viewed_recommendations(train, users, filters, n=5).collect()
-    assert {(r.user_id, r.product_id, r.rank) for r in viewed} == {(3, 20, 1)}  # product 30 is inactive
-
-
-def test_als_recommends_the_unseen_products_of_the_users_group(spark):
-    """Two groups of 20 users, each browsing 8 of its group's 10 products:
-    with the products a user bought excluded, ALS fills the top 2 with the
-    group's two products the user has not seen, never the other group's."""
-    import random
-
-    rng = random.Random(3)
-    rows, unseen = [], {}
-    for user in range(40):
-        group = [100 + i for i in range(10)] if user < 20 else [200 + i for i in range(10)]
-        seen = rng.sample(group, 8)
-        unseen[user] = set(group) - set(seen)
-        for product in seen:
-            rows.append({"user_id": user, "product_id": product, "views": rng.randint(1, 3),
-                         "purchases": 1, "event_date": day(0)})
-    daily = daily_frame(spark, rows)
-    settings = RecommendSettings(rank=2, max_iter=10, reg_param=0.1, blocks=2)
-    train = recommend.interactions(daily, settings)
-    model = recommend.fit_als(train, settings)
-    filters = Filters(candidates=daily.select("product_id").distinct(),
-                      excluded=daily.select("user_id", "product_id").distinct())
-    users = daily.select("user_id").distinct()
-    ranked = recommend.als_recommendations(model, users, filters, n=2, chunk_cells=30).toPandas()
-    assert len(ranked) == 80 and set(ranked["rank"]) == {1, 2}
-    got = ranked.groupby("user_id")["product_id"].apply(set).to_dict()
-    assert got == unseen
-    first = ranked.sort_values(["user_id", "rank"]).groupby("user_id")["score"].apply(list)
-    assert all(scores[0] >= scores[1] for scores in first)
-
-
 # --- dbt: the models on the demo month ----------------------------------------
 
 @pytest.fixture(scope="module")
@@ -219,3 +112,114 @@ def test_recommendations_cover_recently_active_users_with_ranked_lists(demo):
     # the session is in UTC: the instant read back is the build's, whatever the machine's TZ
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     assert abs(now - recommended_at) < dt.timedelta(hours=3)
+
+
+# --- Spark: filters and ALS on tiny frames ------------------------------------
+
+DAILY_SCHEMA = (
+    "user_id bigint, product_id bigint, category_id bigint, views bigint, carts bigint, "
+    "purchases bigint, last_view_at timestamp, event_date date"
+)
+DAY = dt.date(2019, 11, 1)
+
+
+def day(offset: int) -> dt.date:
+    return DAY + dt.timedelta(days=offset)
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    """The running session: dbt's, since the demo tests above run first (a
+    session started here before a dbt build would leave its warehouse location
+    to the build). Run alone (-k), a small local one, stopped afterwards."""
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        yield pyspark_sql.SparkSession.builder.getOrCreate()
+        return
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark_warehouse")))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def daily_frame(spark, rows: list[dict]):
+    defaults = {"category_id": 1, "views": 0, "carts": 0, "purchases": 0, "last_view_at": None}
+    full = [defaults | row for row in rows]
+    for row in full:
+        if row["views"] and row["last_view_at"] is None:
+            row["last_view_at"] = dt.datetime.combine(row["event_date"], dt.time(12))
+    columns = [part.split()[0] for part in DAILY_SCHEMA.split(", ")]
+    return spark.createDataFrame([tuple(row[c] for c in columns) for row in full], DAILY_SCHEMA)
+
+
+@pytest.mark.spark
+def test_filters_keep_active_products_and_skip_bought_ones_outside_repeat_categories(spark):
+    rows = [
+        # category 100 is a repeat category: both buyers bought product 10 again on another day
+        {"user_id": 1, "product_id": 10, "category_id": 100, "purchases": 1, "event_date": day(0)},
+        {"user_id": 1, "product_id": 10, "category_id": 100, "purchases": 1, "event_date": day(8)},
+        {"user_id": 2, "product_id": 10, "category_id": 100, "purchases": 2, "event_date": day(1)},
+        {"user_id": 2, "product_id": 10, "category_id": 100, "purchases": 1, "event_date": day(9)},
+        # category 200 is not: each buyer bought once (two units the same day are one purchase day)
+        {"user_id": 1, "product_id": 20, "category_id": 200, "purchases": 2, "event_date": day(2)},
+        {"user_id": 2, "product_id": 21, "category_id": 200, "purchases": 1, "event_date": day(9)},
+        # product 30: viewed long ago only, no longer active
+        {"user_id": 3, "product_id": 30, "category_id": 200, "views": 4, "event_date": day(0)},
+        # product 21 is bought by user 2 on the as-of day: not "already bought" as of it
+        {"user_id": 2, "product_id": 21, "category_id": 200, "purchases": 1, "event_date": day(10)},
+        {"user_id": 3, "product_id": 20, "category_id": 200, "views": 1, "event_date": day(9)},
+    ]
+    daily = daily_frame(spark, rows)
+    settings = RecommendSettings(active_days=3, repeat_min_buyers=2, repeat_min_share=0.5)
+    as_of = day(10)
+    repeat = {r.category_id for r in recommend.repeat_purchase_categories(daily, as_of, settings).collect()}
+    assert repeat == {100}
+    filters = recommend.filters_as_of(daily, as_of, settings)
+    assert {r.product_id for r in filters.candidates.collect()} == {10, 20, 21}  # events on days 7..9
+    assert {(r.user_id, r.product_id) for r in filters.excluded.collect()} == {(1, 20), (2, 21)}
+    # every recommender applies them: popularity over everything that was interacted with
+    train = recommend.interactions(recommend.in_window(daily, None, as_of), settings)
+    users = spark.createDataFrame([(1,), (2,), (3,)], "user_id bigint")
+    popular = recommend.popularity_recommendations(train, users, filters, n=5).collect()
+    got = {(r.user_id, r.product_id) for r in popular}
+    assert got == {(1, 10), (1, 21), (2, 10), (2, 20), (3, 10), (3, 20), (3, 21)}
+    viewed = recommend.recently_viewed_recommendations(train, users, filters, n=5).collect()
+    assert {(r.user_id, r.product_id, r.rank) for r in viewed} == {(3, 20, 1)}  # product 30 is inactive
+
+
+@pytest.mark.spark
+def test_als_recommends_the_unseen_products_of_the_users_group(spark):
+    """Two groups of 20 users, each browsing 8 of its group's 10 products:
+    with the products a user bought excluded, ALS fills the top 2 with the
+    group's two products the user has not seen, never the other group's."""
+    import random
+
+    rng = random.Random(3)
+    rows, unseen = [], {}
+    for user in range(40):
+        group = [100 + i for i in range(10)] if user < 20 else [200 + i for i in range(10)]
+        seen = rng.sample(group, 8)
+        unseen[user] = set(group) - set(seen)
+        for product in seen:
+            rows.append({"user_id": user, "product_id": product, "views": rng.randint(1, 3),
+                         "purchases": 1, "event_date": day(0)})
+    daily = daily_frame(spark, rows)
+    settings = RecommendSettings(rank=2, max_iter=10, reg_param=0.1, blocks=2)
+    train = recommend.interactions(daily, settings)
+    model = recommend.fit_als(train, settings)
+    filters = Filters(candidates=daily.select("product_id").distinct(),
+                      excluded=daily.select("user_id", "product_id").distinct())
+    users = daily.select("user_id").distinct()
+    ranked = recommend.als_recommendations(model, users, filters, n=2, chunk_cells=30).toPandas()
+    assert len(ranked) == 80 and set(ranked["rank"]) == {1, 2}
+    got = ranked.groupby("user_id")["product_id"].apply(set).to_dict()
+    assert got == unseen
+    first = ranked.sort_values(["user_id", "rank"]).groupby("user_id")["score"].apply(list)
+    assert all(scores[0] >= scores[1] for scores in first)
