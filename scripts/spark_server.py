@@ -75,7 +75,9 @@ class Layout:
 
     @property
     def run_dir(self) -> Path:
-        return self.warehouse / "server"
+        from dbt.adapters.sparklocal.connections import server_run_dir  # where the adapter looks too
+
+        return server_run_dir(self.warehouse)
 
     def pid_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"

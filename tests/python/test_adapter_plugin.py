@@ -82,7 +82,10 @@ def test_tiny_python_models_build_end_to_end(warehouse):
     # an empty seed cell is NULL, not the text 'None'; a quote survives
     labels = scenario.sql("select id, label from {s}.labels order by id")
     assert [tuple(row) for row in labels] == [(1, "plain"), (2, None), (3, "Can't Lose Them")]
-    provider = {row[0]: row[1] for row in scenario.sql("describe table extended {s}.doubled")}
+    from test_atomic_builds import build_table_of
+
+    build_table = build_table_of(f"{scenario.schema}.doubled")  # a table model is a view over its build
+    provider = {row[0]: row[1] for row in scenario.sql(f"describe table extended {build_table}")}
     assert provider.get("Provider") == "parquet"  # not dbt-spark's default of delta
 
 

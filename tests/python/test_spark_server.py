@@ -135,8 +135,10 @@ def assert_listens_on_loopback_only(pids: list[int], expected_ports: set[int]) -
 
 
 def tables_in(schema_prefix: str) -> list[str]:
-    """Every table of the local scenario's schemas (staging, marts, ml, ...)."""
-    schemas = [row[0] for row in spark().sql("show databases").collect() if row[0].startswith(schema_prefix + "_")]
+    """Every table of the local scenario's schemas (staging, marts, ml, ...), by
+    the names analysts query (not the build tables behind table models)."""
+    schemas = [row[0] for row in spark().sql("show databases").collect()
+               if row[0].startswith(schema_prefix + "_") and not row[0].endswith("__builds")]
     return sorted(
         f"{schema}.{row.tableName}" for schema in schemas
         for row in spark().sql(f"show tables in {schema}").collect() if not row.isTemporary

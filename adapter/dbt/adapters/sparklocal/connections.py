@@ -82,6 +82,12 @@ def derby_in_use(metastore: Path) -> bool:
         os.close(descriptor)
 
 
+def server_run_dir(warehouse: Path) -> Path:
+    """Where the project's Spark server (scripts/spark_server.py) keeps its pid
+    and log files: beside the metastore, in the warehouse folder."""
+    return warehouse / "server"
+
+
 def check_metastore_free(server_side_parameters: Mapping[str, str]) -> None:
     """Fail fast, in one message, when the in-process session could not open
     the metastore because another process holds it (Derby admits one).
@@ -93,7 +99,7 @@ def check_metastore_free(server_side_parameters: Mapping[str, str]) -> None:
     if metastore is None or not derby_in_use(metastore):
         return
     holder = "another process (a second local dbt build, or a notebook)"
-    server_pid = metastore.parent / "server" / "server.pid"
+    server_pid = server_run_dir(metastore.parent) / "server.pid"
     if server_pid.exists():
         holder = f"the project's Spark server (pid {server_pid.read_text().strip()})"
     raise DbtRuntimeError(

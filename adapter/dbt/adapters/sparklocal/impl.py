@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Dict, Type
+import re
+from typing import Any, Dict, Iterable, Type
 
-from dbt.adapters.base import PythonJobHelper
+from dbt.adapters.base import BaseRelation, PythonJobHelper
+from dbt.adapters.spark.column import SparkColumn
 from dbt.adapters.spark.impl import SparkAdapter
 
 from dbt.adapters.sparklocal.connections import SparkLocalConnectionManager
@@ -14,8 +16,34 @@ from dbt.adapters.sparklocal.python_submissions import (
 )
 
 
+# The build table a table model's view reads (the view text written by the
+# table materialization in include/sparklocal/macros/atomic_table.sql).
+BUILD_TABLE_IN_VIEW_TEXT = re.compile(r"(\w+__builds)\.(\w+__build_[0-9a-f]+)")
+
+
 class SparkLocalAdapter(SparkAdapter):
     ConnectionManager = SparkLocalConnectionManager
+
+    def _get_columns_for_catalog(self, relation: BaseRelation) -> Iterable[Dict[str, Any]]:
+        """Catalog columns; a table model's view shows its build table's size and
+        row count, which is what `dbt docs` readers take the model to be."""
+        build_stats = self._build_table_stats(relation)
+        for column in super()._get_columns_for_catalog(relation):
+            yield {**column, **build_stats}
+
+    def _build_table_stats(self, relation: BaseRelation) -> Dict[str, Any]:
+        if not relation.is_view:
+            return {}
+        found = BUILD_TABLE_IN_VIEW_TEXT.search(getattr(relation, "information", None) or "")
+        if not found:
+            return {}
+        schema, table = found.groups()
+        _, rows = self.execute(f"show table extended in {schema} like '{table}'", fetch=True)
+        for row in rows:
+            stats = re.search(self.INFORMATION_STATISTICS_REGEX, row["information"])
+            if stats:
+                return SparkColumn.convert_table_stats(stats.group(1))
+        return {}
 
     @property
     def default_python_submission_method(self) -> str:
