@@ -5,8 +5,9 @@ it): `python killable_build.py '<json spec>'`.
    each relation in `check` (a missing or unreadable one is reported);
 2. prints one JSON line {"unqueryable": [...]} and then "building";
 3. runs `dbt <args>` in this process (the test may SIGKILL it from here on);
-4. after a finished build, writes each relation in `export` as Parquet under
-   `export_dir` (without `loaded_at`, the build's own stamp) and prints "done".
+4. after a finished build, prints {"built": [...]} (its staging and mart
+   relations), writes each relation in `export` as Parquet under `export_dir`
+   (without `loaded_at`, the build's own stamp) and prints "done".
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def main(spec: dict) -> None:
     print("building", flush=True)
     scenario = DbtScenario(name=spec["name"], raw_dir=Path(spec["raw_dir"]), work_dir=Path(spec["work_dir"]))
     scenario.dbt(*spec["args"])
+    built = [f"{scenario.schema}_{layer}.{row.tableName}" for layer in ("staging", "marts")
+             for row in spark.sql(f"show tables in {scenario.schema}_{layer}").collect() if not row.isTemporary]
+    print(json.dumps({"built": sorted(built)}), flush=True)
     for relation in spec.get("export", []):
         frame = spark.table(relation)
         frame.drop(*[c for c in frame.columns if c == "loaded_at"]).write.mode("overwrite").parquet(

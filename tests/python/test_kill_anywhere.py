@@ -1,14 +1,18 @@
-"""Kill-anywhere: `dbt build` of the staging and mart models on the real rows is
-killed (SIGKILL to its whole process tree) at ten seeded random moments, every
-other time in a `--full-refresh`. After each kill every relation the first
-build made is still queryable; the build after the last kill succeeds and its
-tables equal, row for row (`EXCEPT ALL` both ways), those of the clean in-process
-build of the same rows (the `real_rows` fixture).
+"""Kill-anywhere: `dbt build` of the models behind four marts (tables and
+incremental ones: RFM, behaviour segments, daily funnel, category demand) on
+the real rows is killed (SIGKILL to its whole process tree) at ten seeded
+random moments, every other time in a `--full-refresh`. A moment is "a random
+delay of 0-2 s after the k-th model started", k drawn from the build's model
+count, so every kill lands inside the build, in a statement or between two.
+After each kill every relation the first build made is still queryable; the
+build after the last kill succeeds and its tables equal, row for row (`EXCEPT
+ALL` both ways), those of the clean in-process build of the same rows (the
+`real_rows` fixture).
 
 Each build runs in a process of its own (tests/python/killable_build.py) on a
 warehouse of its own, since Derby admits one process and a kill must take the
 Spark driver down with dbt, as a real one would. The killed builds leave out
-the data tests (they change no table); the last build runs them.
+the data tests (they change no table); the first and the last build run them.
 """
 
 from __future__ import annotations
@@ -20,35 +24,38 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from dbt_harness import DbtScenario, spark
+from dbt_harness import spark
 
 pytestmark = pytest.mark.dbt
 
 KILLS = 10
 SEED = 9
-SELECTION = ["--select", "path:seeds", "path:models/staging", "path:models/marts", "--indirect-selection", "cautious"]
+SELECTION = ["--select", "path:seeds", "+mart_user_rfm", "+mart_user_segments", "+mart_funnel_daily",
+             "+mart_category_demand", "--indirect-selection", "cautious"]
 BUILD_SCRIPT = Path(__file__).parent / "killable_build.py"
 
 
 class Build:
     """One build process: the relations it could not query before dbt
-    started, the moment dbt started, and its output (drained as it comes, so
-    a full pipe never stalls it)."""
+    started, and its output, drained as it comes (a full pipe would stall
+    it). With `kill_at` = (k, delay) its process tree is SIGKILLed `delay`
+    seconds after dbt starts its k-th model or seed."""
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict, kill_at: tuple[int, float] | None = None) -> None:
         self.process = subprocess.Popen([sys.executable, str(BUILD_SCRIPT), json.dumps(spec)],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         start_new_session=True)
         self.output: list[str] = []
+        self.starts = 0
+        self.killed = False
         self.unqueryable = json.loads(self._line())["unqueryable"]
         assert self._line() == "building", self.output
-        self.started = time.monotonic()
-        threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
+        self.drain = threading.Thread(target=self._drain, args=(kill_at,), daemon=True)
+        self.drain.start()
 
     def _line(self) -> str:
         """The next line of the protocol (Spark may print before it)."""
@@ -58,64 +65,62 @@ class Build:
                 return line.strip()
         raise AssertionError("the build process ended early:\n" + "".join(self.output[-30:]))
 
-    def finish(self) -> None:
+    def _drain(self, kill_at: tuple[int, float] | None) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+            if " START " in line:
+                self.starts += 1
+                if kill_at and self.starts == kill_at[0]:
+                    threading.Timer(kill_at[1], self.kill).start()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.killed = True
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def finish(self) -> list[str]:
+        """Wait for the build to end; the relations it built (if it finished)."""
         code = self.process.wait()
-        time.sleep(0.2)  # let the drain thread take the last lines
+        self.drain.join(timeout=10)
+        if self.killed:
+            return []
         assert code == 0, "the build failed:\n" + "".join(self.output[-40:])
-
-
-def kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL the build's process group: dbt, its Spark driver and any child."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
-
-
-def relations_of(scenario: DbtScenario, schema: str) -> list[str]:
-    """The staging and mart relations of a built scenario, named in `schema`."""
-    names = []
-    for layer in ("staging", "marts"):
-        for row in scenario.sql(f"show tables in {{s}}_{layer}"):
-            if not row.isTemporary:
-                names.append(f"{schema}_{layer}.{row.tableName}")
-    return sorted(names)
+        return [json.loads(line)["built"] for line in self.output if line.startswith('{"built"')][0]
 
 
 def test_a_build_killed_anywhere_loses_nothing_and_the_next_build_equals_a_clean_one(real_rows, tmp_path):
     schema = "t_kill"  # DbtScenario's schema for the name "kill"
-    relations = relations_of(real_rows, schema)
-    assert len(relations) > 20, relations
     base = {"warehouse": str(tmp_path / "warehouse"), "name": "kill", "raw_dir": str(real_rows.raw_dir),
             "work_dir": str(tmp_path / "work")}
-
     first = Build({**base, "check": [], "args": ["build", *SELECTION]})
-    first.finish()
-    build_seconds = time.monotonic() - first.started
+    relations = first.finish()
+    steps = sum(" START sql " in line or " START seed " in line for line in first.output)
+    assert len(relations) >= 10 and steps >= 10, (relations, steps)
 
     rng = random.Random(SEED)
     killed_rounds, lost = 0, {}
     for round_number in range(1, KILLS + 1):
-        args = ["build", *SELECTION, "--exclude-resource-type", "test"]
+        args = ["build", *SELECTION, "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
         if round_number % 2 == 0:
             args.append("--full-refresh")
-        build = Build({**base, "check": relations, "args": args})
+        build = Build({**base, "check": relations, "args": args},
+                      kill_at=(rng.randint(1, steps), rng.uniform(0.0, 2.0)))
         if build.unqueryable:
             lost[round_number] = build.unqueryable
-        time.sleep(max(0.0, rng.uniform(0.05, 0.95) * build_seconds - (time.monotonic() - build.started)))
-        if build.process.poll() is None:
-            killed_rounds += 1
-        kill_tree(build.process)
+        build.finish()
+        killed_rounds += build.killed
 
     export_dir = tmp_path / "export"
     last = Build({**base, "check": relations, "args": ["build", *SELECTION],
                   "export": relations, "export_dir": str(export_dir)})
-    last.finish()
+    assert last.finish() == relations
     if last.unqueryable:
         lost["after the last kill"] = last.unqueryable
     assert lost == {}, f"relations not queryable after a kill: {lost}"
-    assert killed_rounds >= KILLS - 2, f"only {killed_rounds} of {KILLS} builds were still running when killed"
+    assert killed_rounds >= KILLS - 1, f"only {killed_rounds} of {KILLS} builds were still running when killed"
 
     differences, empty = [], []
     for relation in relations:
