@@ -45,8 +45,10 @@
     {%- do run_query("create table " ~ schema ~ ".events_raw (value string) using text " ~ options) -%}
     {%- do run_query("drop table if exists " ~ schema ~ ".events_raw_files") -%}
     {%- do run_query("create table " ~ schema ~ ".events_raw_files using binaryFile " ~ options) -%}
-    {#- A missing or empty folder would otherwise build empty tables without a word. -#}
-    {%- set probe = run_query("select 1 from " ~ schema ~ ".events_raw limit 1") -%}
+    {#- A missing or empty folder would otherwise build empty tables without a
+        word. The probe asks the file listing (no file is opened), so a damaged
+        file is reported by the model that reads it, by name. -#}
+    {%- set probe = run_query("select 1 from " ~ schema ~ ".events_raw_files where length > 0 limit 1") -%}
     {%- if probe.rows | length == 0 -%}
       {{ exceptions.raise_compiler_error(
           "No raw event lines found in '" ~ path ~ "' (*.csv, *.csv.gz). Generate demo data with "

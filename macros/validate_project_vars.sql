@@ -5,7 +5,9 @@
 
     whole numbers > 0     session and ML windows, fold counts, peak hours
     numbers               the behavioural segments' z-score thresholds
-    YYYY-MM-DD or null    rfm_analysis_date (a real calendar date)
+    whole numbers >= 0    plausible_event_days_ahead
+    YYYY-MM-DD            plausible_event_date_min; rfm_analysis_date may
+                          also be null (real calendar dates)
     no quote characters   the raw path (it is written into SQL literals);
                           spaces are fine
 -#}
@@ -31,19 +33,26 @@
       {%- do problems.append(name ~ " must be a number, got '" ~ value ~ "'") -%}
     {%- endif -%}
   {%- endfor -%}
-  {%- set analysis_date = var('rfm_analysis_date') -%}
-  {%- if analysis_date -%}
-    {%- set text = analysis_date | string -%}
-    {%- set valid = modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
-    {%- if valid -%}
-      {%- set parts = text.split('-') -%}
-      {%- set valid = (parts[1] | int) >= 1 and (parts[1] | int) <= 12 and (parts[2] | int) >= 1
-          and (parts[2] | int) <= [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(parts[1] | int) - 1] -%}
-    {%- endif -%}
-    {%- if not valid -%}
-      {%- do problems.append("rfm_analysis_date must be a date YYYY-MM-DD or null, got '" ~ text ~ "'") -%}
-    {%- endif -%}
+  {%- set days_ahead = var('plausible_event_days_ahead') | string -%}
+  {%- if not modules.re.fullmatch('[0-9]+', days_ahead.strip()) -%}
+    {%- do problems.append("plausible_event_days_ahead must be a whole number, 0 or more, got '" ~ days_ahead ~ "'") -%}
   {%- endif -%}
+  {%- for name, nullable in [('rfm_analysis_date', true), ('plausible_event_date_min', false)] -%}
+    {%- set value = var(name) -%}
+    {%- if value or not nullable -%}
+      {%- set text = value | string -%}
+      {%- set valid = modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+      {%- if valid -%}
+        {%- set parts = text.split('-') -%}
+        {%- set valid = (parts[1] | int) >= 1 and (parts[1] | int) <= 12 and (parts[2] | int) >= 1
+            and (parts[2] | int) <= [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(parts[1] | int) - 1] -%}
+      {%- endif -%}
+      {%- if not valid -%}
+        {%- do problems.append(name ~ " must be a date YYYY-MM-DD" ~ (" or null" if nullable else "")
+            ~ ", got '" ~ text ~ "'") -%}
+      {%- endif -%}
+    {%- endif -%}
+  {%- endfor -%}
   {%- set path = raw_events_path() -%}
   {%- if "'" in path or '"' in path or '\\' in path -%}
     {%- do problems.append("the raw path must not contain quotes or backslashes, got " ~ path) -%}

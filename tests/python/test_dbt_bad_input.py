@@ -7,6 +7,7 @@ the expectations do not come from the project's SQL.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from conftest import new_scenario
 
 pytestmark = pytest.mark.dbt
 
+# now, to the second: the plausible range ends one day after the build starts
+AN_HOUR_AGO = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
 HEADER = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
 
 
@@ -53,6 +56,10 @@ BAD_VALUE_CASES = [
     Case(good_line(9) + ",extra", reason="expected 9 fields, found 10"),
     Case(good_line(10).replace(",110.50,", ",0.00,"), staged_at="2019-11-01 10:10:00"),
     Case(good_line(11, event_type="remove_from_cart"), staged_at="2019-11-01 10:11:00"),
+    # plausible range (defaults): from 2010-01-01 to one day after the build started
+    Case(good_line(13, time="2035-06-01 10:00:00 UTC"), reason="event_time more than 1 day(s) after the build started"),
+    Case(good_line(14, time="2009-12-31 23:59:59 UTC"), reason="event_time before 2010-01-01 (implausible)"),
+    Case(good_line(15, time=f"{AN_HOUR_AGO} UTC"), staged_at=AN_HOUR_AGO),
 ]
 DUPLICATED = good_line(12)
 CRLF_LINES = [good_line(n, day=2) for n in (20, 21, 22)]
@@ -177,6 +184,15 @@ def test_missing_raw_data_fails_with_a_clear_message(warehouse):
     from dbt_harness import describe_failures
 
     assert "No raw event lines found" in describe_failures(result)
+    # a folder that does not exist, and one that holds only files that are not event files
+    only_others = scenario.raw_dir / "only_others"
+    only_others.mkdir()
+    for name in NOT_EVENT_FILES:
+        (only_others / name).write_text("\n".join([HEADER, good_line(1)]) + "\n")
+    for path in (scenario.raw_dir / "does_not_exist", only_others):
+        result = scenario.dbt("build", "--select", "+stg_events", vars={"raw_events_path": str(path)},
+                              expect_success=False)
+        assert f"No raw event lines found in '{path}'" in describe_failures(result)
 
 
 def test_invalid_vars_give_one_error_line_before_any_table_is_touched(warehouse):
@@ -185,7 +201,8 @@ def test_invalid_vars_give_one_error_line_before_any_table_is_touched(warehouse)
     from dbt_harness import describe_failures
 
     bad = {"ml_feature_window_days": 0, "ml_label_window_days": -7, "peak_hour_count": "six",
-           "hi_risk_min_z_carts": "high", "rfm_analysis_date": "2019-02-30"}
+           "hi_risk_min_z_carts": "high", "rfm_analysis_date": "2019-02-30",
+           "plausible_event_days_ahead": -1, "plausible_event_date_min": "2010-13-01"}
     result = scenario.dbt("build", vars=bad, expect_success=False)
     message = describe_failures(result)
     assert not result.success and message.count("Invalid configuration") == 1
@@ -193,7 +210,9 @@ def test_invalid_vars_give_one_error_line_before_any_table_is_touched(warehouse)
                      "ml_label_window_days must be a whole number above 0, got '-7'",
                      "peak_hour_count must be a whole number above 0, got 'six'",
                      "hi_risk_min_z_carts must be a number, got 'high'",
-                     "rfm_analysis_date must be a date YYYY-MM-DD or null, got '2019-02-30'"):
+                     "rfm_analysis_date must be a date YYYY-MM-DD or null, got '2019-02-30'",
+                     "plausible_event_days_ahead must be a whole number, 0 or more, got '-1'",
+                     "plausible_event_date_min must be a date YYYY-MM-DD, got '2010-13-01'"):
         assert expected in message, expected
     quoted = scenario.dbt("build", vars={"raw_events_path": str(scenario.raw_dir) + "/it's"}, expect_success=False)
     assert "the raw path must not contain quotes" in describe_failures(quoted)
@@ -209,3 +228,31 @@ def test_a_raw_path_with_spaces_is_read(warehouse):
     (spaced / "events.csv").write_text("\n".join([HEADER, good_line(1), good_line(2)]) + "\n")
     scenario.dbt("run", "--select", "base_rees46__event_lines", vars={"raw_events_path": str(spaced)})
     assert scenario.sql("select count(*) from {s}_staging.base_rees46__event_lines")[0][0] == 2
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gzip_is_reported_by_name_and_nothing_is_half_written(warehouse, damage):
+    from dbt_harness import describe_failures
+
+    scenario = new_scenario(f"{damage}_gzip", warehouse)
+    (scenario.raw_dir / "good.csv").write_text("\n".join([HEADER, good_line(1), good_line(2)]) + "\n")
+    scenario.dbt("run", "--select", "+stg_events", "+stg_raw_files")
+    # a whole file of events, gzipped, then damaged: cut in half, or its deflate stream overwritten
+    lines = [HEADER] + [good_line(n, day=2) for n in range(100, 3100)]
+    packed = gzip.compress(("\n".join(lines) + "\n").encode())
+    damaged = packed[: len(packed) // 2] if damage == "truncated" else packed[:10] + b"\xff" * (len(packed) - 18) + packed[-8:]
+    (scenario.raw_dir / "late.csv.gz").write_bytes(damaged)
+
+    result = scenario.dbt("run", "--select", "+stg_events", "+stg_raw_files", expect_success=False)
+    message = describe_failures(result)
+    assert not result.success
+    failing = [line for line in message.splitlines() if "late.csv.gz" in line]
+    assert len(failing) == 1 and "Cannot read truncated or corrupt gzip file " in failing[0], message
+    assert failing[0].endswith("Replace or remove it and run again; the statement that failed wrote nothing.")
+    # nothing of the damaged file was written: the lines and the manifest hold only good.csv
+    assert scenario.sql("select distinct source_file from {s}_staging.base_rees46__event_lines") == [("good.csv",)]
+    assert [row[0] for row in scenario.sql("select source_file from {s}_staging.stg_raw_files")] == ["good.csv"]
+    # once the file is replaced by an intact copy, the next run loads it
+    (scenario.raw_dir / "late.csv.gz").write_bytes(packed)
+    scenario.dbt("run", "--select", "+stg_events", "+stg_raw_files")
+    assert scenario.sql("select count(*) from {s}_staging.stg_events")[0][0] == 2 + 3000

@@ -9,7 +9,8 @@
 {#-
   Every data line of every loaded raw file (header lines excluded), parsed
   once: split into its nine fields, typed, and classified as valid
-  (`quarantine_reason` null) or not, with the raw text kept for the lines that
+  (`quarantine_reason` null) or not (a date outside the plausible range of the
+  plausible_event_* vars is not valid), with the raw text kept for the lines that
   are not valid. stg_events and stg_events_quarantine read this table, so the
   raw text is parsed once per build, and an incremental build parses only the
   files the manifest (stg_raw_files) does not list yet: one partition per file.
@@ -85,6 +86,10 @@ classified as (
             when field_count != 9
                 then concat('expected 9 fields, found ', field_count)
             when event_at is null then 'unparseable event_time'
+            when event_at < timestamp'{{ var("plausible_event_date_min") }}'
+                then 'event_time before {{ var("plausible_event_date_min") }} (implausible)'
+            when event_at > {{ load_stamp() }} + interval {{ var('plausible_event_days_ahead') }} days
+                then 'event_time more than {{ var("plausible_event_days_ahead") }} day(s) after the build started'
             when event_type_text not in ({{ "'" ~ var('accepted_event_types') | join("', '") ~ "'" }})
                 then 'unknown event_type'
             when not {{ is_integer_text('product_id_text') }} or product_id is null

@@ -7,9 +7,10 @@ import fcntl
 import numbers
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Generator, Mapping, Optional, Sequence
 
 from dbt.adapters.contracts.connection import Connection
 from dbt.adapters.spark.connections import SparkConnectionManager, SparkCredentials
@@ -118,6 +119,27 @@ def session_jvm_running() -> bool:
     return SparkContext._gateway is not None or SparkContext._active_spark_context is not None
 
 
+# Spark names a file it cannot read in FAILED_READ_FILE, deep inside a long
+# stack trace; the Java cause ("Unexpected end of input stream" for a truncated
+# gzip) comes a few lines later.
+_FAILED_READ = re.compile(r"\[FAILED_READ_FILE[A-Z_.]*\][^\n]*?reading file (.+?)\.\s")
+_CAUSE = re.compile(r"Caused by: [\w.$]+: ([^\n]+)")
+
+
+def unreadable_file_message(message: str) -> Optional[str]:
+    """One line naming the file Spark could not read, and why, or None when
+    `message` is about something else."""
+    match = _FAILED_READ.search(message)
+    if match is None:
+        return None
+    path = match.group(1)
+    cause = _CAUSE.search(message, match.end())
+    why = f" ({cause.group(1).strip()})" if cause else ""
+    kind = "truncated or corrupt gzip file" if path.endswith(".gz") else "file"
+    return (f"Cannot read {kind} {path}{why}. Replace or remove it and run again;"
+            " the statement that failed wrote nothing.")
+
+
 class SparkLocalConnectionManager(SparkConnectionManager):
     TYPE = "sparklocal"
 
@@ -136,3 +158,16 @@ class SparkLocalConnectionManager(SparkConnectionManager):
         if bindings and self.profile.credentials.method == "session":
             sql, bindings = inline_bindings(sql, bindings), None
         return super().add_query(sql, auto_begin, bindings, abridge_sql_log, *args, **kwargs)
+
+    @contextmanager
+    def exception_handler(self, sql: str) -> Generator[None, None, None]:
+        # dbt-spark passes Spark's whole error text on; a file Spark cannot
+        # read becomes one line naming it (the full text stays in dbt's debug log).
+        try:
+            with super().exception_handler(sql):
+                yield
+        except DbtRuntimeError as error:
+            clear = unreadable_file_message(str(error))
+            if clear is None:
+                raise
+            raise DbtRuntimeError(clear) from error
