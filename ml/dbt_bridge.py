@@ -90,7 +90,9 @@ def untrainable_reason(task: str, counts: dict[str, dict[Any, int]]) -> str | No
     for split in (spec.train_split, spec.test_split):
         present = {label: n for label, n in counts.get(split, {}).items() if n}
         if not present:
-            return f"no {split} rows (the data covers too few days for the configured windows)"
+            return (f"no {split} rows: the data does not cover the {split} windows (a feature window"
+                    " would start before the first event date, or a label window close after the last);"
+                    " load more days or shorten the ml_* windows")
         if len(present) < 2:
             return f"{split} rows hold a single class (label {next(iter(present))!r})"
     return None

@@ -6,6 +6,10 @@
     test        features: the F days before the last L days; label: the last L days
     train       the same windows moved back by L days (its label window ends
                 where the test label window starts)
+                (test and train only when the data covers their feature
+                window: a window cut short by the first event date would
+                count less activity than its length promises; without them
+                the task is skipped, with that reason, in ml_model_metrics)
     score       features: the last F days; no label yet (what predictions use)
     same_window features and label over the whole period: the original study's
                 setup, reported for comparison, not a forecast
@@ -66,6 +70,7 @@ windows as (
         date_sub(end_date, {{ label_days }}) as label_start_date,
         end_date as label_end_date
     from bounds
+    where date_sub(end_date, {{ label_days }} + {{ feature_days }}) >= first_date
     union all
     select
         'train' as split,
@@ -74,6 +79,7 @@ windows as (
         date_sub(end_date, 2 * {{ label_days }}) as label_start_date,
         date_sub(end_date, {{ label_days }}) as label_end_date
     from bounds
+    where date_sub(end_date, 2 * {{ label_days }} + {{ feature_days }}) >= first_date
     union all
     select
         'score' as split,
