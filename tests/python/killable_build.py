@@ -3,7 +3,8 @@ it): `python killable_build.py '<json spec>'`.
 
 1. opens the local target's Spark session on the spec's warehouse and queries
    each relation in `check` (a missing or unreadable one is reported);
-2. prints one JSON line {"unqueryable": [...]} and then "building";
+2. prints one JSON line {"unqueryable": [...], "utc_offset": <seconds>} and
+   then "building";
 3. runs `dbt <args>` in this process (the test may SIGKILL it from here on);
 4. after a finished build, prints {"built": [...]} (its staging and mart
    relations), writes each relation in `export` as Parquet under `export_dir`
@@ -15,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,7 +51,9 @@ def unqueryable(spark, relations: list[str]) -> list[str]:
 def main(spec: dict) -> None:
     configure_process(Path(spec["warehouse"]))
     spark = open_session()
-    print(json.dumps({"unqueryable": unqueryable(spark, spec["check"])}), flush=True)
+    # the machine's UTC offset, so the test can tell this process ran in the time zone it set
+    print(json.dumps({"unqueryable": unqueryable(spark, spec["check"]), "utc_offset": time.localtime().tm_gmtoff}),
+          flush=True)
     print("building", flush=True)
     scenario = DbtScenario(name=spec["name"], raw_dir=Path(spec["raw_dir"]), work_dir=Path(spec["work_dir"]))
     scenario.dbt(*spec["args"])

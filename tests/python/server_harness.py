@@ -20,6 +20,11 @@ from typing import Any, Iterable
 from dbt_harness import PROJECT_ROOT
 
 SERVER_SCRIPT = PROJECT_ROOT / "scripts" / "spark_server.py"
+# Servers, clusters and the dbt processes that talk to them run in a time zone
+# eight hours off UTC (the tests' own process runs in UTC): what they build is
+# compared with the local target's, so a timestamp that depends on the
+# machine's zone shows up as a difference.
+SERVER_TIME_ZONE = "America/Los_Angeles"
 
 
 def free_port() -> int:
@@ -47,6 +52,7 @@ class ServerEnv:
             "SPARK_EXECUTOR_MEMORY": "1500m",
             "SPARK_WORKER_MEMORY": "2g",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TZ": SERVER_TIME_ZONE,
             **{name: str(port) for name, port in self.ports.items()},
             **extra,
         }
@@ -141,16 +147,23 @@ def is_loopback(host: str) -> bool:
 
 # --- comparing marts between targets ---------------------------------------
 
+# Columns that hold when the build ran: they differ between any two builds.
+BUILD_STAMPS = {"loaded_at"}
 NUMERIC = ("int", "bigint", "smallint", "tinyint", "double", "float", "decimal")
 
 
 def fingerprint_sql(table: str, columns: list[tuple[str, str]]) -> str:
-    """Row count, the sum of every numeric column and the distinct count of
-    every other column, in one query that runs the same on both targets."""
+    """Row count, the sum of every numeric column, of every timestamp (as
+    microseconds since the epoch) and date (as days), and the distinct count
+    of every other column, in one query that runs the same on both targets."""
     parts = ["count(*)"]
     for name, kind in columns:
         if kind.lower().startswith(NUMERIC):
             parts.append(f"sum(cast(`{name}` as double))")
+        elif kind.lower().startswith("timestamp") and name not in BUILD_STAMPS:  # instants, not text in a zone
+            parts.append(f"sum(cast(unix_micros(`{name}`) as decimal(38, 0)))")
+        elif kind.lower() == "date":
+            parts.append(f"sum(unix_date(`{name}`))")
         else:
             parts.append(f"count(distinct `{name}`)")
     return f"select {', '.join(parts)} from {table}"

@@ -7,7 +7,9 @@ count, so every kill lands inside the build, in a statement or between two.
 After each kill every relation the first build made is still queryable; the
 build after the last kill succeeds and its tables equal, row for row (`EXCEPT
 ALL` both ways), those of the clean in-process build of the same rows (the
-`real_rows` fixture).
+`real_rows` fixture). The killed and rebuilt builds run with TZ=Asia/Kolkata
+and the clean one in UTC, so the comparison is also the time-zone test of the
+SQL models.
 
 Each build runs in a process of its own (tests/python/killable_build.py) on a
 warehouse of its own, since Derby admits one process and a kill must take the
@@ -37,6 +39,10 @@ SEED = 9
 SELECTION = ["--select", "path:seeds", "+mart_user_rfm", "+mart_user_segments", "+mart_funnel_daily",
              "+mart_category_demand", "--indirect-selection", "cautious"]
 BUILD_SCRIPT = Path(__file__).parent / "killable_build.py"
+# The builds run in a time zone half an hour off any whole-hour one; the clean
+# build they are compared with ran in UTC (pytest's process). Equal tables mean
+# no timestamp, date or hour the SQL models write depends on the machine's zone.
+BUILD_TIME_ZONE = "Asia/Kolkata"
 
 
 class Build:
@@ -48,11 +54,12 @@ class Build:
     def __init__(self, spec: dict, kill_at: tuple[int, float] | None = None) -> None:
         self.process = subprocess.Popen([sys.executable, str(BUILD_SCRIPT), json.dumps(spec)],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        start_new_session=True)
+                                        start_new_session=True, env=os.environ | {"TZ": BUILD_TIME_ZONE})
         self.output: list[str] = []
         self.starts = 0
         self.killed = False
-        self.unqueryable = json.loads(self._line())["unqueryable"]
+        first_line = json.loads(self._line())
+        self.unqueryable, self.utc_offset = first_line["unqueryable"], first_line["utc_offset"]
         assert self._line() == "building", self.output
         self.drain = threading.Thread(target=self._drain, args=(kill_at,), daemon=True)
         self.drain.start()
@@ -96,6 +103,7 @@ def test_a_build_killed_anywhere_loses_nothing_and_the_next_build_equals_a_clean
     base = {"warehouse": str(tmp_path / "warehouse"), "name": "kill", "raw_dir": str(real_rows.raw_dir),
             "work_dir": str(tmp_path / "work")}
     first = Build({**base, "check": [], "args": ["build", *SELECTION]})
+    assert first.utc_offset == 5 * 3600 + 30 * 60  # the builds really run in Asia/Kolkata
     relations = first.finish()
     steps = sum(" START sql " in line or " START seed " in line for line in first.output)
     assert len(relations) >= 10 and steps >= 10, (relations, steps)

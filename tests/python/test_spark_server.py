@@ -14,6 +14,7 @@ import importlib.util
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from dbt_harness import DbtScenario, spark
 from server_harness import (
     SERVER_SCRIPT,
+    SERVER_TIME_ZONE,
     ServerEnv,
     figures_match,
     fingerprint_sql,
@@ -188,9 +190,13 @@ def server(tmp_path_factory) -> ServerEnv:
 
 @pytest.fixture(scope="module")
 def thrift_build(server: ServerEnv, demo: DbtScenario, tmp_path_factory) -> subprocess.CompletedProcess:
-    """`dbt build --target thrift` on the demo scenario's raw files, same schema name."""
-    return server.dbt("build", "--target", "thrift", schema=demo.schema, raw_dir=demo.raw_dir,
-                      work_dir=tmp_path_factory.mktemp("thrift_build"))
+    """`dbt build --target thrift` on the demo scenario's raw files, same schema
+    name; `started` and `ended` hold when it ran (seconds since the epoch)."""
+    started = time.time()
+    build = server.dbt("build", "--target", "thrift", schema=demo.schema, raw_dir=demo.raw_dir,
+                       work_dir=tmp_path_factory.mktemp("thrift_build"))
+    build.started, build.ended = started, time.time()
+    return build
 
 
 @pytest.mark.dbt
@@ -243,6 +249,23 @@ def test_thrift_target_builds_everything_and_matches_the_local_target(server, th
     on_server = server.query(statuses.format(schema=demo.schema))
     assert local and [row[:3] for row in on_server] == [row[:3] for row in local]
     assert {row[3] for row in on_server} == {"trained"} and {row[3] for row in local} <= {"trained", "reused"}
+
+
+@pytest.mark.dbt
+@pytest.mark.server
+def test_the_servers_python_models_stamp_utc_instants_whatever_its_time_zone(server, thrift_build, demo):
+    assert thrift_build.returncode == 0
+    # the server (and dbt talking to it) ran eight hours off UTC; this process runs in UTC
+    environ = (Path("/proc") / str(server.pid()) / "environ").read_bytes().split(b"\0")
+    assert f"TZ={SERVER_TIME_ZONE}".encode() in environ
+    stamps = {"ml_model_metrics": "trained_at", "ml_purchase_predictions": "scored_at",
+              "ml_cart_predictions": "scored_at", "ml_product_recommendations": "recommended_at"}
+    for table, column in stamps.items():
+        earliest, latest, rows = server.query(
+            f"select min(unix_seconds({column})), max(unix_seconds({column})), count(*) from {demo.schema}_ml.{table}"
+        )[0]
+        # written during the build: a stamp read as local time would be 8 hours off
+        assert rows > 0 and thrift_build.started - 1 <= earliest <= latest <= thrift_build.ended + 1, (table, column)
 
 
 @pytest.mark.dbt
