@@ -17,6 +17,12 @@
   end
 {%- endmacro %}
 
+{#- The latest plausible event time: the build's start (dbt's run_started_at,
+    UTC, as in loaded_at) plus the var plausible_event_days_ahead. -#}
+{% macro latest_plausible_event_time() -%}
+  ({{ load_stamp() }} + make_dt_interval({{ var('plausible_event_days_ahead') }}))
+{%- endmacro %}
+
 {#- Empty strings become nulls: REES46 writes a missing category_code, brand or
     session as an empty field. -#}
 {% macro empty_as_null(column) -%}

@@ -88,7 +88,7 @@ classified as (
             when event_at is null then 'unparseable event_time'
             when event_at < timestamp'{{ var("plausible_event_date_min") }}'
                 then 'event_time before {{ var("plausible_event_date_min") }} (implausible)'
-            when event_at > {{ load_stamp() }} + interval {{ var('plausible_event_days_ahead') }} days
+            when event_at > {{ latest_plausible_event_time() }}
                 then 'event_time more than {{ var("plausible_event_days_ahead") }} day(s) after the build started'
             when event_type_text not in ({{ "'" ~ var('accepted_event_types') | join("', '") ~ "'" }})
                 then 'unknown event_type'
