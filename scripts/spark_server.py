@@ -239,7 +239,6 @@ def launch(layout: Layout, name: str, command: list[str], extra_env: dict[str, s
         "SPARK_LOG_DIR": str(layout.run_dir),
         "PYSPARK_PYTHON": sys.executable,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-        "TZ": "UTC",
         **extra_env,
     }
     with open(layout.log_file(name), "ab") as log:

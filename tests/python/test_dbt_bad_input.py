@@ -1,5 +1,5 @@
 """Bad raw input: every case ends staged correctly or quarantined with a
-reason, the whole `dbt build` still passes, and the counts reconcile.
+reason, `dbt build` of staging and marts still passes, and the counts reconcile.
 
 Each case below is one raw line with its expected fate, written here by hand;
 the expectations do not come from the project's SQL.
@@ -94,7 +94,9 @@ def write_raw_files(raw_dir: Path) -> int:
 def bad_input(warehouse):
     scenario = new_scenario("bad_input", warehouse)
     scenario.data_lines = write_raw_files(scenario.raw_dir)
-    scenario.dbt("build")  # the whole project: raises if any model or test fails
+    # staging and every mart, with their tests (raises if any model or test
+    # fails); the ML models are left out: on a few lines every task is skipped
+    scenario.dbt("build", "--exclude", "path:models/ml")
     return scenario
 
 

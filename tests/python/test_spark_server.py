@@ -256,8 +256,9 @@ def test_thrift_target_builds_everything_and_matches_the_local_target(server, th
 def test_the_servers_python_models_stamp_utc_instants_whatever_its_time_zone(server, thrift_build, demo):
     assert thrift_build.returncode == 0
     # the server (and dbt talking to it) ran eight hours off UTC; this process runs in UTC
-    environ = (Path("/proc") / str(server.pid()) / "environ").read_bytes().split(b"\0")
-    assert f"TZ={SERVER_TIME_ZONE}".encode() in environ
+    jvm_zone, session_zone = server.query(
+        "select java_method('java.lang.System', 'getProperty', 'user.timezone'), current_timezone()")[0]
+    assert (jvm_zone, session_zone) == (SERVER_TIME_ZONE, "UTC")
     stamps = {"ml_model_metrics": "trained_at", "ml_purchase_predictions": "scored_at",
               "ml_cart_predictions": "scored_at", "ml_product_recommendations": "recommended_at"}
     for table, column in stamps.items():
