@@ -17,13 +17,16 @@
 
 {% macro default__validate_project_vars() %}
   {%- set problems = [] -%}
-  {%- for name in [
-      'session_inactivity_minutes', 'peak_hour_count', 'ml_feature_window_days', 'ml_label_window_days',
-      'ml_cart_label_window_hours', 'ml_cart_test_days', 'ml_rolling_origin_folds',
-      'ml_rolling_origin_step_days', 'rec_top_n', 'rec_active_days', 'rec_repeat_purchase_min_buyers'] -%}
+  {%- set whole_numbers = {
+      'session_inactivity_minutes': 1, 'peak_hour_count': 1, 'ml_feature_window_days': 1,
+      'ml_label_window_days': 1, 'ml_cart_label_window_hours': 1, 'ml_cart_test_days': 1,
+      'ml_rolling_origin_folds': 1, 'ml_rolling_origin_step_days': 1, 'rec_top_n': 1, 'rec_active_days': 1,
+      'rec_repeat_purchase_min_buyers': 1, 'plausible_event_days_ahead': 0} -%}
+  {%- for name, minimum in whole_numbers.items() -%}
     {%- set value = var(name) | string -%}
-    {%- if not modules.re.fullmatch('[0-9]+', value.strip()) or (value | int) <= 0 -%}
-      {%- do problems.append(name ~ " must be a whole number above 0, got '" ~ value ~ "'") -%}
+    {%- if not modules.re.fullmatch('[0-9]+', value.strip()) or (value | int) < minimum -%}
+      {%- do problems.append(name ~ " must be a whole number" ~ (" above 0" if minimum == 1 else ", 0 or more")
+          ~ ", got '" ~ value ~ "'") -%}
     {%- endif -%}
   {%- endfor -%}
   {%- for name in ['hi_risk_min_z_carts', 'churn_min_z_views', 'heavy_buyer_min_z_revenue',
@@ -33,10 +36,6 @@
       {%- do problems.append(name ~ " must be a number, got '" ~ value ~ "'") -%}
     {%- endif -%}
   {%- endfor -%}
-  {%- set days_ahead = var('plausible_event_days_ahead') | string -%}
-  {%- if not modules.re.fullmatch('[0-9]+', days_ahead.strip()) -%}
-    {%- do problems.append("plausible_event_days_ahead must be a whole number, 0 or more, got '" ~ days_ahead ~ "'") -%}
-  {%- endif -%}
   {%- for name, nullable in [('rfm_analysis_date', true), ('plausible_event_date_min', false)] -%}
     {%- set value = var(name) -%}
     {%- if value or not nullable -%}
