@@ -20,7 +20,8 @@
   {%- set whole_numbers = {
       'session_inactivity_minutes': 1, 'peak_hour_count': 1, 'ml_feature_window_days': 1,
       'ml_label_window_days': 1, 'ml_cart_label_window_hours': 1, 'ml_cart_test_days': 1,
-      'ml_rolling_origin_folds': 1, 'ml_rolling_origin_step_days': 1, 'rec_top_n': 1, 'rec_active_days': 1,
+      'ml_rolling_origin_folds': 1, 'ml_rolling_origin_step_days': 1, 'ml_retrain_every_days': 1,
+      'rec_top_n': 1, 'rec_active_days': 1,
       'rec_repeat_purchase_min_buyers': 1, 'plausible_event_days_ahead': 0} -%}
   {%- for name, minimum in whole_numbers.items() -%}
     {%- set value = var(name) | string -%}

@@ -1,28 +1,30 @@
-"""Machine learning for the REES46 analytics project (no dbt/Spark dependency).
+"""Machine learning for the REES46 analytics project (no dbt/Spark dependency
+outside spark_io, dbt_bridge and recommend).
 
-Two tasks, each trained from a dbt-built table converted to pandas:
+Two classification tasks, each trained from a dbt-built table converted to pandas:
 
 * ``purchase_propensity`` - will a user purchase in the next window?
   (``ml_purchase_training_set``; evaluations ``forecast`` and ``same_window``)
 * ``cart_conversion`` - will a cart addition be purchased?
   (``ml_cart_training_set``; evaluation ``forecast`` on a time split)
 
-Entry points for dbt Python models: :func:`train_or_load`, :func:`metrics_frame`,
-:func:`importance_frame`, :func:`score_purchase`, :func:`score_carts`.
+and a product recommender (``ml.recommend``). Training: :func:`train_task`,
+:func:`save_models`; scoring: :func:`load_model`, :func:`score_purchase`,
+:func:`score_carts`; the training-run table: ``ml.runs``.
 """
 
 from ml.evaluate import IMPORTANCE_COLUMNS, METRIC_COLUMNS, compute_metrics, feature_importance
 from ml.models import FittedModel
-from ml.persist import list_models, load_latest, load_model, save_model
+from ml.persist import load_model, save_model
 from ml.pipeline import (
     CART_SCORE_COLUMNS,
     PURCHASE_SCORE_COLUMNS,
     TaskResult,
+    best_model,
     importance_frame,
-    metrics_frame,
+    save_models,
     score_carts,
     score_purchase,
-    train_or_load,
     train_task,
 )
 from ml.settings import MODEL_NAMES, Settings
@@ -50,18 +52,16 @@ __all__ = [
     "Settings",
     "TaskResult",
     "assert_no_leakage",
+    "best_model",
     "compute_metrics",
     "feature_columns",
     "feature_importance",
     "importance_frame",
     "is_leaky",
-    "list_models",
-    "load_latest",
     "load_model",
-    "metrics_frame",
     "save_model",
+    "save_models",
     "score_carts",
     "score_purchase",
-    "train_or_load",
     "train_task",
 ]

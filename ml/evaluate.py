@@ -16,7 +16,6 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from ml.models import FittedModel
-from ml.outputs import FEATURE_IMPORTANCE
 
 METRIC_COLUMNS: list[str] = [
     "task",
@@ -54,7 +53,7 @@ CALIBRATION_BINS = 10
 # At most this many points per curve are kept (enough to draw it; the table stays small).
 CURVE_POINTS = 101
 
-IMPORTANCE_COLUMNS: list[str] = FEATURE_IMPORTANCE.columns
+IMPORTANCE_COLUMNS: list[str] = ["task", "model", "feature", "importance", "importance_type", "rank", "model_version"]
 
 # Probabilities are clipped before log() so a confident miss costs ~34.5, not inf.
 LOG_LOSS_EPS = 1e-15

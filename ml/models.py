@@ -166,7 +166,7 @@ def fit_xgboost(
     eval_set = [(topk.transform(X.loc[valid_mask]), y[valid_mask])] if use_valid else None
     clf.fit(topk.transform(X.loc[fit_mask]), y[fit_mask], eval_set=eval_set, verbose=False)
     if use_valid:
-        log.info("xgboost: early stopping chose %d trees", clf.best_iteration + 1)
+        log.debug("xgboost: early stopping chose %d trees", clf.best_iteration + 1)
     # Steps are already fitted; the Pipeline only chains them for predict_proba.
     return Pipeline([("categories", topk), ("clf", clf)])
 
@@ -210,6 +210,18 @@ def tuned_parameters(model: str, settings: Settings) -> dict[str, Any]:
     if model == "xgboost":
         return {"max_depth": settings.xgb_max_depth, "learning_rate": settings.xgb_learning_rate}
     return {}
+
+
+def tuned_settings(model: str, settings: Settings, parameters: dict[str, Any]) -> Settings:
+    """`settings` whose search tries only the hyperparameters a fitted model
+    recorded in its `parameters` (what its own search chose)."""
+    if model == "logistic_regression" and "C" in parameters:
+        c = float(parameters["C"])
+        return settings.replace(lr_C=c, lr_C_grid=(c,))
+    if model == "xgboost" and "max_depth" in parameters:
+        depth, rate = int(parameters["max_depth"]), float(parameters["learning_rate"])
+        return settings.replace(xgb_max_depth=depth, xgb_learning_rate=rate, xgb_grid=((depth, rate),))
+    return settings
 
 
 def _holdout_auc(estimator: Any, X: pd.DataFrame, y: np.ndarray) -> float:

@@ -29,82 +29,25 @@ class OutputSchema:
         return ", ".join(f"{name} {kind}" for name, kind in self.fields)
 
 
-MODEL_METRICS = OutputSchema(
-    "ml_model_metrics",
+# Everything a training run produced, one measure per row (see ml.runs); the
+# diagnostic models (ml_model_metrics, ml_feature_importance, ml_calibration,
+# ml_evaluation_curves, ml_recommendation_metrics) are SQL pivots of it.
+TRAINING_RUNS = OutputSchema(
+    "ml_training_runs",
     (
+        ("run_id", "string"),
+        ("trained_at", "timestamp"),
         ("task", "string"),
         ("model", "string"),
         ("evaluation", "string"),
         ("fold", "bigint"),
-        ("auc_roc", "double"),
-        ("pr_auc", "double"),
-        ("log_loss", "double"),
-        ("brier", "double"),
-        ("brier_uncalibrated", "double"),
-        ("accuracy", "double"),
-        ("precision", "double"),
-        ("recall", "double"),
-        ("threshold", "double"),
-        ("k", "bigint"),
-        ("precision_at_k", "double"),
-        ("recall_at_k", "double"),
-        ("ndcg_at_k", "double"),
-        ("n_train", "bigint"),
-        ("n_test", "bigint"),
-        ("train_sample_rate", "double"),
-        ("test_sample_rate", "double"),
-        ("positive_rate_test", "double"),
-        ("train_start", "date"),
-        ("train_end", "date"),
-        ("test_start", "date"),
-        ("test_end", "date"),
-        ("parameters", "string"),
         ("model_version", "string"),
-        ("trained_at", "timestamp"),
-        ("status", "string"),
-    ),
-)
-
-FEATURE_IMPORTANCE = OutputSchema(
-    "ml_feature_importance",
-    (
-        ("task", "string"),
-        ("model", "string"),
-        ("feature", "string"),
-        ("importance", "double"),
-        ("importance_type", "string"),
-        ("rank", "bigint"),
-        ("model_version", "string"),
-    ),
-)
-
-CALIBRATION = OutputSchema(
-    "ml_calibration",
-    (
-        ("task", "string"),
-        ("model", "string"),
-        ("evaluation", "string"),
-        ("calibrated", "boolean"),
-        ("bin", "bigint"),
-        ("mean_predicted", "double"),
-        ("observed_rate", "double"),
-        ("rows", "bigint"),
-        ("model_version", "string"),
-    ),
-)
-
-EVALUATION_CURVES = OutputSchema(
-    "ml_evaluation_curves",
-    (
-        ("task", "string"),
-        ("model", "string"),
-        ("evaluation", "string"),
-        ("curve", "string"),
-        ("point", "bigint"),
-        ("x", "double"),
-        ("y", "double"),
-        ("threshold", "double"),
-        ("model_version", "string"),
+        ("record", "string"),
+        ("item", "string"),
+        ("position", "bigint"),
+        ("measure", "string"),
+        ("value", "double"),
+        ("text", "string"),
     ),
 )
 
@@ -148,35 +91,9 @@ PRODUCT_RECOMMENDATIONS = OutputSchema(
     ),
 )
 
-# The recommenders' rows, which ml_model_metrics also carries (its other columns null).
-RECOMMENDATION_METRICS = OutputSchema(
-    "ml_recommendation_metrics",
-    (
-        ("task", "string"),
-        ("model", "string"),
-        ("evaluation", "string"),
-        ("k", "bigint"),
-        ("precision_at_k", "double"),
-        ("recall_at_k", "double"),
-        ("ndcg_at_k", "double"),
-        ("n_train", "bigint"),
-        ("n_test", "bigint"),
-        ("train_start", "date"),
-        ("train_end", "date"),
-        ("test_start", "date"),
-        ("test_end", "date"),
-        ("model_version", "string"),
-        ("trained_at", "timestamp"),
-    ),
-)
-
 OUTPUTS: tuple[OutputSchema, ...] = (
-    MODEL_METRICS,
-    FEATURE_IMPORTANCE,
-    CALIBRATION,
-    EVALUATION_CURVES,
+    TRAINING_RUNS,
     PURCHASE_PREDICTIONS,
     CART_PREDICTIONS,
     PRODUCT_RECOMMENDATIONS,
-    RECOMMENDATION_METRICS,
 )

@@ -3,6 +3,13 @@
 Layout:  {model_dir}/{task}/{model}/{model_version}.joblib
          {model_dir}/{task}/{model}/{model_version}.json
 
+A model is found by its version, never as "the newest file": the version to
+score with comes from ml_training_runs (through ml_model_metrics), and the
+folder is per target schema (see ml.dbt_bridge.model_dir), so two schemas on
+one warehouse never load each other's models. The metadata holds what
+scoring needs (features, threshold, training window, parameters) and the
+library versions; metrics and diagnostics live in ml_training_runs.
+
 Both files are written to a temporary name and renamed into place, the JSON
 last: a JSON file therefore marks a complete artifact, and readers never see
 half-written models. The JSON records the artifact's SHA-256 so a swapped or
@@ -32,13 +39,12 @@ import xgboost
 from sklearn.calibration import CalibratedClassifierCV
 
 from ml.models import FittedModel
-from ml.tasks import FORECAST
 
 log = logging.getLogger(__name__)
 
-# 2: calibrated models (the artifact is the calibrator, which holds the
-# estimator), tuned parameters and test diagnostics. Older files are not reused.
-FORMAT_VERSION = 2
+# 3: found by version; metrics and diagnostics are in ml_training_runs, not
+# here. A change of format changes the training fingerprint (retrain).
+FORMAT_VERSION = 3
 _DATE_KEYS = ("train_start", "train_end", "test_start", "test_end")
 
 
@@ -75,25 +81,6 @@ def _parse_date(value: Any) -> dt.date | None:
     return None if value is None else dt.date.fromisoformat(value)
 
 
-def _parse_metrics(raw: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of _jsonable for a metrics row (null floats -> NaN, ISO -> dates)."""
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in _DATE_KEYS:
-            out[key] = _parse_date(value)
-        elif key == "trained_at":
-            out[key] = pd.Timestamp(value)
-        elif key in {"n_train", "n_test"}:
-            out[key] = int(value)
-        elif key == "fold":
-            out[key] = None if value is None else int(value)
-        elif key in {"task", "model", "evaluation", "model_version", "parameters"}:
-            out[key] = value
-        else:
-            out[key] = math.nan if value is None else float(value)
-    return out
-
-
 def _atomic_write(path: Path, write: Any) -> None:
     """Write via a temp file in the same directory, then rename (atomic on POSIX)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -128,12 +115,8 @@ def metadata(fitted: FittedModel) -> dict[str, Any]:
         "numeric_features": fitted.numeric_features,
         "categorical_features": fitted.categorical_features,
         "training_window": _jsonable(fitted.window),
-        "metrics": _jsonable(fitted.metrics),
         "settings": _jsonable(fitted.settings),
         "parameters": _jsonable(fitted.parameters),
-        "diagnostics": _jsonable(
-            fitted.diagnostics | {"rolling_origin": fitted.diagnostics.get("rolling_origin", [])}
-        ),
         "library_versions": library_versions(),
     }
 
@@ -150,7 +133,7 @@ def save_model(fitted: FittedModel, model_dir: str | Path) -> Path:
     meta = metadata(fitted) | {"artifact": artifact.name, "artifact_sha256": _sha256(artifact)}
     text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=False)
     _atomic_write(meta_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    log.info("saved %s to %s", fitted.model_version, folder)
+    log.debug("saved %s to %s", fitted.model_version, folder)
     return meta_path
 
 
@@ -158,9 +141,36 @@ def read_metadata(meta_path: str | Path) -> dict[str, Any]:
     return json.loads(Path(meta_path).read_text(encoding="utf-8"))
 
 
-def load_model(meta_path: str | Path) -> FittedModel:
-    """Load one model from its JSON metadata path (verifies the artifact hash)."""
-    meta_path = Path(meta_path)
+def model_path(model_dir: str | Path, task: str, model: str, model_version: str) -> Path:
+    """Where the metadata of one saved model lives (the artifact is beside it)."""
+    return Path(model_dir) / task / model / f"{model_version}.json"
+
+
+def is_saved(model_dir: str | Path, task: str, model: str, model_version: str) -> bool:
+    """True when the model's metadata and artifact are both on disk (the
+    metadata is written last, so it marks a complete save)."""
+    meta_path = model_path(model_dir, task, model, model_version)
+    if not meta_path.is_file():
+        return False
+    try:
+        meta = read_metadata(meta_path)
+    except (OSError, json.JSONDecodeError):
+        return False
+    return meta.get("format_version") == FORMAT_VERSION and meta_path.with_name(meta.get("artifact", "")).is_file()
+
+
+class MissingModelError(RuntimeError):
+    """A model to score with is not on disk."""
+
+
+def load_model(model_dir: str | Path, task: str, model: str, model_version: str) -> FittedModel:
+    """Load one saved model by its version (verifies the artifact's hash)."""
+    meta_path = model_path(model_dir, task, model, model_version)
+    if not is_saved(model_dir, task, model, model_version):
+        raise MissingModelError(
+            f"{model_version}: no saved model at {meta_path}; ml_training_runs names it, so the model folder "
+            "was moved or emptied: run `dbt build --vars '{ml_retrain: true}'` to train again"
+        )
     meta = read_metadata(meta_path)
     artifact = meta_path.with_name(meta["artifact"])
     if _sha256(artifact) != meta["artifact_sha256"]:
@@ -171,8 +181,6 @@ def load_model(meta_path: str | Path) -> FittedModel:
         log.warning("loading %s saved with different library versions (saved, now): %s", meta_path.name, drift)
     stored = joblib.load(artifact)
     calibrator = stored if isinstance(stored, CalibratedClassifierCV) else None
-    diagnostics = dict(meta.get("diagnostics", {}))
-    diagnostics["rolling_origin"] = [_parse_metrics(row) for row in diagnostics.get("rolling_origin", [])]
     return FittedModel(
         task=meta["task"],
         model=meta["model"],
@@ -180,64 +188,11 @@ def load_model(meta_path: str | Path) -> FittedModel:
         estimator=calibrator.estimator.estimator if calibrator is not None else stored,
         calibrator=calibrator,
         parameters=meta.get("parameters", {}),
-        diagnostics=diagnostics,
         numeric_features=list(meta["numeric_features"]),
         categorical_features=list(meta["categorical_features"]),
         model_version=meta["model_version"],
         trained_at=pd.Timestamp(meta["trained_at"]),
         threshold=float(meta["threshold"]),
         window={k: _parse_date(meta["training_window"].get(k)) for k in _DATE_KEYS},
-        metrics=_parse_metrics(meta["metrics"]),
         settings=meta.get("settings", {}),
     )
-
-
-def _complete_metadata(model_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """(path, metadata) for JSON sidecars whose artifact exists; others are ignored."""
-    out = []
-    for meta_path in sorted(model_dir.glob("*/*/*.json")):
-        try:
-            meta = read_metadata(meta_path)
-        except (OSError, json.JSONDecodeError):
-            log.warning("skipping unreadable metadata %s", meta_path)
-            continue
-        if meta.get("format_version") != FORMAT_VERSION:
-            continue  # written by an older version of this code: retrain rather than guess
-        if meta_path.with_name(meta.get("artifact", "")).is_file():
-            out.append((meta_path, meta))
-    return out
-
-
-def list_models(model_dir: str | Path) -> pd.DataFrame:
-    """Registry of saved models, newest first."""
-    columns = ["task", "model", "evaluation", "model_version", "trained_at", "auc_roc", "n_features", "path"]
-    rows = []
-    for meta_path, meta in _complete_metadata(Path(model_dir)):
-        auc = meta.get("metrics", {}).get("auc_roc")
-        rows.append(
-            {
-                "task": meta["task"],
-                "model": meta["model"],
-                "evaluation": meta["evaluation"],
-                "model_version": meta["model_version"],
-                "trained_at": pd.Timestamp(meta["trained_at"]),
-                "auc_roc": math.nan if auc is None else float(auc),
-                "n_features": len(meta["features"]),
-                "path": str(meta_path),
-            }
-        )
-    frame = pd.DataFrame(rows, columns=columns)
-    if frame.empty:
-        return frame
-    return frame.sort_values(["trained_at", "model_version"], ascending=False).reset_index(drop=True)
-
-
-def load_latest(
-    model_dir: str | Path, task: str, model: str, evaluation: str = FORECAST
-) -> FittedModel | None:
-    """Most recently trained saved model for (task, model, evaluation), or None."""
-    registry = list_models(model_dir)
-    if registry.empty:
-        return None
-    match = registry[(registry.task == task) & (registry.model == model) & (registry.evaluation == evaluation)]
-    return None if match.empty else load_model(match.iloc[0]["path"])

@@ -1,32 +1,32 @@
-"""Entry points for the dbt Python models: pandas in, pandas out.
+"""Training and scoring, pandas in, pandas out.
 
-    result = train_or_load("purchase_propensity", training_pdf, model_dir, retrain=False)
-    metrics = metrics_frame([result, cart_result])
-    scores = score_purchase(result, training_pdf)        # uses rows with split == 'score'
+    result = train_task("purchase_propensity", training_pdf, windows_pdf)
+    save_models(result, model_dir)
+    fitted = load_model(model_dir, "purchase_propensity", "xgboost", version)
+    scores = score_purchase(fitted, training_pdf)      # rows with split == 'score'
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ml.evaluate import (
     IMPORTANCE_COLUMNS,
-    METRIC_COLUMNS,
     compute_metrics,
     evaluation_curves,
     feature_importance,
     metrics_row,
     reliability_table,
 )
-from ml.models import FittedModel, fit_estimator
+from ml.models import FittedModel, fit_estimator, tuned_settings
 from ml.outputs import CART_PREDICTIONS, PURCHASE_PREDICTIONS
-from ml.persist import load_latest, save_model
+from ml.persist import save_model
 from ml.preprocess import require_columns
 from ml.sampling import fold_sample_rate
 from ml.settings import Settings
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 SCORE_OUTPUTS = ["purchase_probability", "predicted_purchase", "model", "model_version", "scored_at"]
 PURCHASE_SCORE_COLUMNS = PURCHASE_PREDICTIONS.columns
 CART_SCORE_COLUMNS = CART_PREDICTIONS.columns
+# Preferred on equal forecast AUC (and when every AUC is undefined).
+MODEL_PREFERENCE = {"xgboost": 0, "logistic_regression": 1}
 
 
 def passed_through(columns: list[str]) -> list[str]:
@@ -46,20 +48,14 @@ def passed_through(columns: list[str]) -> list[str]:
     return [c for c in columns if c not in SCORE_OUTPUTS]
 
 
-class MissingModelError(RuntimeError):
-    """Models were to be loaded, not trained, and none matches."""
-
-
 @dataclass
 class TaskResult:
-    """Fitted models for one task plus their metrics and importances."""
+    """The fitted models of one task (their metrics and diagnostics inside)
+    and the forecast models' feature importances."""
 
     task: str
     models: dict[tuple[str, str], FittedModel]  # (model name, evaluation) -> model
-    metrics: pd.DataFrame  # METRIC_COLUMNS, one row per model and evaluation
     importance: pd.DataFrame  # IMPORTANCE_COLUMNS, forecast models only
-    reused: bool = False  # True when loaded from model_dir instead of trained
-    model_versions: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def get(self, model: str, evaluation: str = FORECAST) -> FittedModel:
         try:
@@ -67,37 +63,25 @@ class TaskResult:
         except KeyError:
             raise KeyError(f"{self.task}: no {model!r} model for {evaluation!r}; have {sorted(self.models)}") from None
 
-    def best_model(self, evaluation: str = FORECAST) -> str:
-        """Non-baseline model with the highest AUC (NaN counts as worst); ties -> xgboost first."""
-        candidates = [m for (m, e) in self.models if e == evaluation and m != "baseline"]
-        if not candidates:
-            return "baseline"
-        order = {"xgboost": 0, "logistic_regression": 1}
-
-        def key(name: str) -> tuple[float, int]:
-            auc = self.models[(name, evaluation)].metrics.get("auc_roc", math.nan)
-            return (-auc if auc == auc else math.inf, order.get(name, 9))
-
-        return min(candidates, key=key)
+    def metrics(self) -> list[dict]:
+        """Every metrics row: each model's own and its rolling-origin folds'."""
+        return [row for m in self.models.values() for row in [m.metrics, *m.diagnostics.get("rolling_origin", [])]]
 
 
-def metric_rows(models: Iterable[FittedModel]) -> list[dict]:
-    """Every metrics row of `models`: their own and their rolling-origin folds'."""
-    return [row for m in models for row in [m.metrics, *m.diagnostics.get("rolling_origin", [])]]
+def best_model(metrics: pd.DataFrame) -> pd.Series | None:
+    """The metrics row (forecast, not the baseline) of the model that scores:
+    the highest forecast AUC-ROC (NaN counts as worst), ties -> xgboost
+    first; None when there is none."""
+    rows = metrics.loc[(metrics["evaluation"] == FORECAST) & (metrics["model"] != "baseline")
+                       & metrics["fold"].isna() & metrics["model_version"].notna()]
+    if rows.empty:
+        return None
 
+    def key(index: int) -> tuple[float, int]:
+        auc = rows.at[index, "auc_roc"]
+        return (-auc if auc is not None and auc == auc else math.inf, MODEL_PREFERENCE.get(rows.at[index, "model"], 9))
 
-def _result(task: str, models: dict[tuple[str, str], FittedModel], reused: bool) -> TaskResult:
-    metrics = _metrics_from_rows(metric_rows(models.values()))
-    importance = [feature_importance(m) for (_, e), m in models.items() if e == FORECAST]
-    importance_df = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame(columns=IMPORTANCE_COLUMNS)
-    return TaskResult(
-        task=task,
-        models=models,
-        metrics=metrics,
-        importance=importance_df,
-        reused=reused,
-        model_versions={k: m.model_version for k, m in models.items()},
-    )
+    return rows.loc[min(rows.index, key=key)]
 
 
 def _fit_and_evaluate(
@@ -158,12 +142,19 @@ def _both_classes(y) -> bool:
 def train_task(
     task: str,
     training: pd.DataFrame,
+    windows: pd.DataFrame,
     settings: Settings | None = None,
     rows_available: Mapping[str, int] | None = None,
+    trained_at: pd.Timestamp | None = None,
 ) -> TaskResult:
     """Fit and evaluate every configured model for every evaluation the frame
-    supports, then the rolling-origin folds (metrics kept with the forecast
-    models as diagnostics["rolling_origin"]).
+    supports, then the rolling-origin folds of `windows` (the task's rows of
+    ml_training_windows), whose metrics are kept with the forecast models as
+    diagnostics["rolling_origin"]. Only the forecast searches its bounded
+    grid (on its own training rows); the same-window models and the
+    rolling-origin folds refit the forecast's choice and repeat the
+    calibration check on their own held-out rows. Fold 1 is the forecast
+    itself (the same windows and rows), so its metrics are the forecast's.
 
     `rows_available` (split -> rows in the full table) says `training` is a
     sample; metrics then record each split's sample rate (else 1.0). Rows are
@@ -173,150 +164,71 @@ def train_task(
     spec = get_task(task)
     require_columns(training, ["split", *spec.keys], f"{task} training frame")
     training = training.sort_values(["split", *spec.keys], kind="stable").reset_index(drop=True)
-    trained_at = pd.Timestamp.now(tz="UTC")
+    trained_at = pd.Timestamp.now(tz="UTC") if trained_at is None else trained_at
     stamp = trained_at.strftime("%Y%m%dT%H%M%S%fZ")
     models: dict[tuple[str, str], FittedModel] = {}
-    for evaluation in available_evaluations(spec, training):
+    for evaluation in available_evaluations(spec, training):  # the forecast first
         data = build_evaluation(spec, training, evaluation, settings)
         rates = (
             fold_sample_rate(data.train_rows, training, rows_available),
             fold_sample_rate(data.test_rows, training, rows_available),
         )
-        log.info("%s/%s: %d train rows, %d test rows", task, evaluation, len(data.y_train), len(data.y_test))
+        log.debug("%s/%s: %d train rows, %d test rows", task, evaluation, len(data.y_train), len(data.y_test))
         for name in settings.models:
             version = f"{task}-{name}-{evaluation}-{stamp}"
-            models[(name, evaluation)] = _fit_and_evaluate(spec, data, name, settings, version, trained_at, rates)
-    for fold, train, test in rolling_origin_folds(spec, training, settings):
+            # only the forecast searches; the same-window comparison refits its choice
+            chosen = settings if evaluation == FORECAST else tuned_settings(
+                name, settings, models[(name, FORECAST)].parameters)
+            models[(name, evaluation)] = _fit_and_evaluate(spec, data, name, chosen, version, trained_at, rates)
+    for fold, train, test in rolling_origin_folds(spec, training, windows):
+        if fold == 1:  # the forecast's own windows, rows and procedure: its metrics
+            for name in settings.models:
+                forecast = models[(name, FORECAST)]
+                row = forecast.metrics | {"evaluation": ROLLING_ORIGIN, "fold": 1,
+                                          "model_version": f"{task}-{name}-{ROLLING_ORIGIN}-1-{stamp}"}
+                forecast.diagnostics.setdefault("rolling_origin", []).append(row)
+            continue
         data = build_fold(spec, train, test, settings)
         if not (_both_classes(data.y_train) and _both_classes(data.y_test)):
             log.warning("%s: rolling-origin fold %d left out: its train or test rows hold one class", task, fold)
             continue
         rates = (fold_sample_rate(train, training, rows_available), fold_sample_rate(test, training, rows_available))
-        log.info("%s/%s fold %d: %d train rows, %d test rows", task, ROLLING_ORIGIN, fold, len(train), len(test))
+        log.debug("%s/%s fold %d: %d train rows, %d test rows", task, ROLLING_ORIGIN, fold, len(train), len(test))
         for name in settings.models:
-            version = f"{task}-{name}-{ROLLING_ORIGIN}-{fold}-{stamp}"
-            fitted = _fit_and_evaluate(
-                spec, data, name, settings, version, trained_at, rates, fold=fold, diagnostics=False
-            )
             forecast = models[(name, FORECAST)]
-            forecast.diagnostics.setdefault("rolling_origin", []).append(fitted.metrics)
-    return _result(task, models, reused=False)
-
-
-def _load_saved(spec: TaskSpec, model_dir: Path, settings: Settings) -> dict[tuple[str, str], FittedModel] | None:
-    """Latest saved models for the task, or None if any forecast model is missing/stale."""
-    loaded: dict[tuple[str, str], FittedModel] = {}
-    for evaluation in spec.evaluations:
-        for name in settings.models:
-            fitted = load_latest(model_dir, spec.name, name, evaluation)
-            # A model saved with a different feature list predates a code change: retrain.
-            if fitted is not None and fitted.features == spec.features(evaluation):
-                loaded[(name, evaluation)] = fitted
-            elif evaluation == FORECAST:
-                return None  # forecast models are required for scoring
-    return loaded
-
-
-def train_or_load(
-    task: str,
-    training: pd.DataFrame | Callable[[], pd.DataFrame],
-    model_dir: str | Path,
-    retrain: bool,
-    settings: Settings | None = None,
-    rows_available: Mapping[str, int] | None = None,
-    load_only: bool = False,
-) -> TaskResult:
-    """Reuse the latest saved models (and their saved metrics) unless `retrain`.
-
-    `load_only`: never train; raise MissingModelError when no complete saved
-    set matches (scoring must use the models ml_model_metrics evaluated).
-
-    Reuse requires a saved forecast model for every configured model with the
-    current feature list; otherwise everything is trained and saved. With
-    reuse, `training` is not read and current `settings` do not apply; it may
-    be a function returning the frame, called only when training is needed
-    (converting a large Spark table to pandas is the expensive part).
-    `rows_available`: see train_task (set when `training` is a sample).
-    """
-    settings = settings or Settings()
-    spec = get_task(task)
-    model_dir = Path(model_dir)
-    if not retrain:
-        loaded = _load_saved(spec, model_dir, settings)
-        if loaded is not None:
-            log.info("%s: reusing saved models %s", task, sorted(m.model_version for m in loaded.values()))
-            return _result(task, loaded, reused=True)
-        if load_only:
-            raise MissingModelError(
-                f"{task}: no saved model set in {model_dir} matches the current features and models "
-                f"{list(settings.models)}; build ml_model_metrics first (it trains and saves them)"
+            version = f"{task}-{name}-{ROLLING_ORIGIN}-{fold}-{stamp}"
+            chosen = tuned_settings(name, settings, forecast.parameters)
+            fitted = _fit_and_evaluate(
+                spec, data, name, chosen, version, trained_at, rates, fold=fold, diagnostics=False
             )
-        log.info("%s: no complete saved model set in %s; training", task, model_dir)
-    result = train_task(task, training() if callable(training) else training, settings, rows_available)
-    for fitted in result.models.values():
-        save_model(fitted, model_dir)
-    return result
+            forecast.diagnostics.setdefault("rolling_origin", []).append(fitted.metrics)
+    importance = [feature_importance(m) for (_, e), m in models.items() if e == FORECAST]
+    importance_df = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+    return TaskResult(task=task, models=models, importance=importance_df)
 
 
-def _metrics_from_rows(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    floats = [
-        "auc_roc", "pr_auc", "log_loss", "brier", "brier_uncalibrated", "accuracy", "precision", "recall",
-        "threshold", "train_sample_rate", "test_sample_rate", "positive_rate_test",
-    ]  # fmt: skip
-    frame[floats] = frame[floats].astype("float64")
-    frame[["n_train", "n_test"]] = frame[["n_train", "n_test"]].astype("int64")
-    frame["fold"] = frame["fold"].astype("Int64")
-    frame["trained_at"] = pd.to_datetime(frame["trained_at"], utc=True)
-    return frame.sort_values(["task", "evaluation", "model", "fold"]).reset_index(drop=True)
-
-
-def metrics_frame(results: list[TaskResult]) -> pd.DataFrame:
-    """All metrics rows of several tasks, exactly METRIC_COLUMNS.
-
-    Window bounds are `datetime.date` objects (Spark DATE); trained_at is a
-    tz-aware UTC timestamp.
-    """
-    return _metrics_from_rows(metric_rows(m for r in results for m in r.models.values()))
-
-
-def importance_frame(results: list[TaskResult]) -> pd.DataFrame:
-    """All feature-importance rows of several tasks, exactly IMPORTANCE_COLUMNS."""
-    frames = [r.importance for r in results if not r.importance.empty]
-    if not frames:
-        return pd.DataFrame(columns=IMPORTANCE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[IMPORTANCE_COLUMNS]
-
-
-ModelSource = TaskResult | FittedModel | Mapping[tuple[str, str], FittedModel]
-
-
-def _pick(source: ModelSource, task: str, model: str | None) -> FittedModel:
-    """Resolve the forecast model used for scoring (default: best by forecast AUC)."""
-    if isinstance(source, FittedModel):
-        fitted = source
-    else:
-        result = source if isinstance(source, TaskResult) else _result(task, dict(source), reused=True)
-        fitted = result.get(model or result.best_model(FORECAST), FORECAST)
-    if fitted.task != task:
-        raise ValueError(f"model is for task {fitted.task!r}, not {task!r}")
-    if fitted.evaluation == SAME_WINDOW:
-        raise ValueError("same_window models are not forecasts and must not be used for scoring")
-    return fitted
+def save_models(result: TaskResult, model_dir: str | Path) -> None:
+    """Save the models that score (the forecast ones; the same-window models
+    are not forecasts and never score)."""
+    for (_, evaluation), fitted in result.models.items():
+        if evaluation == FORECAST:
+            save_model(fitted, model_dir)
 
 
 def _score(
     task: str,
-    source: ModelSource,
+    fitted: FittedModel,
     rows: pd.DataFrame,
-    model: str | None,
     threshold: float | None,
     key_columns: list[str],
     columns: list[str],
     scored_at: pd.Timestamp | None,
 ) -> pd.DataFrame:
     spec = get_task(task)
-    fitted = _pick(source, task, model)
+    if fitted.task != task:
+        raise ValueError(f"model is for task {fitted.task!r}, not {task!r}")
+    if fitted.evaluation == SAME_WINDOW:
+        raise ValueError("same_window models are not forecasts and must not be used for scoring")
     if "split" in rows.columns:  # allow passing the whole training table
         rows = rows.loc[rows["split"].astype(str) == spec.score_split]
     require_columns(rows, key_columns, f"{task} score rows")
@@ -339,51 +251,50 @@ def _score(
 
 
 def score_purchase(
-    source: ModelSource,
+    fitted: FittedModel,
     score_rows: pd.DataFrame,
-    model: str | None = None,
     threshold: float | None = None,
     scored_at: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Purchase propensity per user for `score` rows.
-
-    model=None picks the non-baseline forecast model with the best forecast
-    AUC. If `score_rows` has a `split` column, only split == 'score' is used.
-    `scored_at` (tz-aware) defaults to now; pass one value to stamp several
-    batches alike. Returns PURCHASE_SCORE_COLUMNS, one row per user_id.
-    """
+    """Purchase propensity per user for `score` rows (with a `split` column,
+    only split == 'score' is used). `scored_at` (tz-aware) defaults to now;
+    pass one value to stamp several batches alike. Returns
+    PURCHASE_SCORE_COLUMNS, one row per user_id."""
     keys = passed_through(PURCHASE_SCORE_COLUMNS)
-    return _score(PURCHASE_TASK, source, score_rows, model, threshold, keys, PURCHASE_SCORE_COLUMNS, scored_at)
+    return _score(PURCHASE_TASK, fitted, score_rows, threshold, keys, PURCHASE_SCORE_COLUMNS, scored_at)
 
 
 def score_carts(
-    source: ModelSource,
+    fitted: FittedModel,
     open_carts: pd.DataFrame,
-    model: str | None = None,
     threshold: float | None = None,
     scored_at: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Conversion probability per open cart (for retargeting).
-
-    If `open_carts` has a `split` column only split == 'open' is used.
-    `scored_at` as in score_purchase. Returns CART_SCORE_COLUMNS, one row per
-    cart_event_id (cart_at passed through).
-    """
+    """Conversion probability per open cart (for retargeting); with a `split`
+    column only split == 'open' is used. Returns CART_SCORE_COLUMNS, one row
+    per cart_event_id (cart_at passed through)."""
     keys = passed_through(CART_SCORE_COLUMNS)
-    return _score(CART_TASK, source, open_carts, model, threshold, keys, CART_SCORE_COLUMNS, scored_at)
+    return _score(CART_TASK, fitted, open_carts, threshold, keys, CART_SCORE_COLUMNS, scored_at)
+
+
+def importance_frame(results: Iterable[TaskResult]) -> pd.DataFrame:
+    """All feature-importance rows of several tasks, exactly IMPORTANCE_COLUMNS."""
+    frames = [r.importance for r in results if not r.importance.empty]
+    if not frames:
+        return pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[IMPORTANCE_COLUMNS]
 
 
 __all__ = [
     "CART_SCORE_COLUMNS",
-    "MissingModelError",
     "PURCHASE_SCORE_COLUMNS",
     "SCORE_OUTPUTS",
     "TaskResult",
+    "best_model",
     "importance_frame",
-    "metrics_frame",
     "passed_through",
+    "save_models",
     "score_carts",
     "score_purchase",
-    "train_or_load",
     "train_task",
 ]

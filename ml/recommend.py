@@ -62,7 +62,12 @@ DAILY_COLUMNS = ("user_id", "product_id", "category_id", "views", "carts", "purc
 
 # Output schemas, declared once in ml.outputs: (column, Spark type) pairs.
 RECOMMENDATION_COLUMNS: tuple[tuple[str, str], ...] = outputs.PRODUCT_RECOMMENDATIONS.fields
-METRICS_COLUMNS: tuple[tuple[str, str], ...] = outputs.RECOMMENDATION_METRICS.fields
+# What an evaluation reports per recommender (rows of ml_training_runs, read
+# back as ml_recommendation_metrics).
+METRICS_COLUMNS: tuple[str, ...] = (
+    "task", "model", "evaluation", "k", "precision_at_k", "recall_at_k", "ndcg_at_k", "n_train", "n_test",
+    "train_start", "train_end", "test_start", "test_end", "model_version", "trained_at",
+)
 
 
 def ddl(columns: Sequence[tuple[str, str]]) -> str:
@@ -278,16 +283,16 @@ def top_n_scores(
 
 
 def als_recommendations(
-    model: Any, users: DataFrame, filters: Filters, n: int, chunk_cells: int = 4_000_000
+    user_factors: DataFrame, item_factors: DataFrame, users: DataFrame, filters: Filters, n: int,
+    chunk_cells: int = 4_000_000,
 ) -> DataFrame:
     """user_id, product_id, rank, score: the n best eligible products of each
-    user in `users` (user_id) by the ALS model; users without factors get none."""
+    user in `users` (user_id) by ALS factors (frames of id, features, as
+    ALSModel.userFactors / itemFactors); users without factors get none."""
     from ml.spark_io import use_driver_python
 
-    with active_session(users.sparkSession):
-        item_factors_frame, user_factors_frame = model.itemFactors, model.userFactors
     items = (
-        item_factors_frame.withColumnRenamed("id", "product_id")
+        item_factors.withColumnRenamed("id", "product_id")
         .join(filters.candidates, "product_id", "left_semi")
         .orderBy("product_id")
         .collect()
@@ -295,16 +300,16 @@ def als_recommendations(
     if not items:
         return users.sparkSession.createDataFrame([], RANKED_SCHEMA)
     item_ids = np.array([row["product_id"] for row in items], dtype=np.int64)
-    item_factors = np.array([row["features"] for row in items], dtype=np.float32)
+    item_vectors = np.array([row["features"] for row in items], dtype=np.float32)
     excluded = filters.excluded.groupBy("user_id").agg(F.collect_list("product_id").alias("excluded"))
-    user_factors = (
-        user_factors_frame.select(F.col("id").cast("bigint").alias("user_id"), "features")
+    with_factors = (
+        user_factors.select(F.col("id").cast("bigint").alias("user_id"), "features")
         .join(users, "user_id", "left_semi")
         .join(excluded, "user_id", "left")
     )
     use_driver_python(users.sparkSession)
-    body = partial(top_n_scores, item_ids=item_ids, item_factors=item_factors, n=n, chunk_cells=chunk_cells)
-    return user_factors.mapInPandas(body, RANKED_SCHEMA)
+    body = partial(top_n_scores, item_ids=item_ids, item_factors=item_vectors, n=n, chunk_cells=chunk_cells)
+    return with_factors.mapInPandas(body, RANKED_SCHEMA)
 
 
 def _first_n(candidates: DataFrame, order: list[Any], n: int) -> DataFrame:
@@ -388,7 +393,7 @@ def ranking_metrics(recommended: pd.DataFrame, relevant: pd.DataFrame, k: int) -
     )
 
 
-# --- evaluation and the final recommendations ---------------------------------
+# --- training, evaluation and the recommendations -------------------------------
 
 def date_range(daily: DataFrame) -> tuple[dt.date, dt.date] | None:
     """(first day, day after the last day) of `daily`, None when empty."""
@@ -408,31 +413,80 @@ def _relevant(test_days: DataFrame) -> DataFrame:
     return decided.select("user_id", "product_id").distinct()
 
 
-def evaluate(daily: DataFrame, settings: RecommendSettings | None = None) -> pd.DataFrame:
-    """One row per recommender (METRICS_COLUMNS): trained on the days before
-    the last `test_days`, evaluated on those days. Evaluated users: active in
-    the train days and with at least one product carted or bought in the test
-    days (at most max_eval_users, a seeded sample). Metrics are NaN and n_test
-    0 when the data leaves no train day or no evaluated user."""
-    settings = settings or RecommendSettings()
-    trained_at = pd.Timestamp.now(tz="UTC")
-    bounds = date_range(daily)
-    base = {"task": TASK, "evaluation": EVALUATION, "k": settings.k, "trained_at": trained_at}
-    empty = {"precision_at_k": math.nan, "recall_at_k": math.nan, "ndcg_at_k": math.nan, "n_train": 0, "n_test": 0}
-    if bounds is None or (bounds[1] - bounds[0]).days <= settings.test_days:
-        # no train day before the held-out days: nothing to evaluate
-        start, end = bounds or (None, None)
-        cutoff = max(start, end - dt.timedelta(days=settings.test_days)) if bounds else None
-        windows = {"train_start": start, "train_end": cutoff, "test_start": cutoff, "test_end": end}
-        rows = [base | empty | windows | {"model": m, "model_version": model_version(m, trained_at)}
-                for m in RECOMMENDERS]
-        return pd.DataFrame(rows)[[name for name, _ in METRICS_COLUMNS]]
+@dataclass(frozen=True)
+class EvaluationDays:
+    """The recommender's days: trained on [train_start, cutoff), evaluated on
+    [cutoff, end) (the product_recommendation rows of ml_training_windows)."""
 
-    start, end = bounds
-    cutoff = end - dt.timedelta(days=settings.test_days)
+    train_start: dt.date
+    cutoff: dt.date
+    end: dt.date
+
+
+def factors_path(directory: Any, version: str) -> str:
+    """The folder of one ALS model's saved factors (user_factors/, item_factors/)."""
+    from pathlib import Path
+
+    return str(Path(directory) / TASK / "als" / version)
+
+
+def _saved_marker(path: str) -> Any:
+    from pathlib import Path
+
+    return Path(path) / "saved.json"
+
+
+def save_factors(model: Any, path: str, session: Any) -> None:
+    """The ALS model's user and item factors as Parquet, then a marker file:
+    a folder without the marker is a save that did not finish."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    shutil.rmtree(path, ignore_errors=True)
+    with active_session(session):
+        users, items = model.userFactors, model.itemFactors
+    users.write.parquet(f"{path}/user_factors")
+    items.write.parquet(f"{path}/item_factors")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    _saved_marker(path).write_text(json.dumps({"rank": model.rank}))
+
+
+def factors_saved(path: str) -> bool:
+    return _saved_marker(path).is_file()
+
+
+def load_factors(session: Any, path: str) -> tuple[DataFrame, DataFrame]:
+    """(user factors, item factors) saved by save_factors."""
+    if not factors_saved(path):
+        raise FileNotFoundError(
+            f"no saved ALS factors at {path}; ml_training_runs names them, so the model folder was moved or "
+            "emptied: run `dbt build --vars '{ml_retrain: true}'` to train again"
+        )
+    return session.read.parquet(f"{path}/user_factors"), session.read.parquet(f"{path}/item_factors")
+
+
+def train_and_evaluate(
+    daily: DataFrame,
+    window: EvaluationDays,
+    settings: RecommendSettings,
+    directory: Any,
+    trained_at: pd.Timestamp,
+) -> pd.DataFrame:
+    """One row per recommender (METRICS_COLUMNS): ALS fitted once on the
+    train days, and the two baselines, evaluated on the held-out days. The
+    ALS model's factors are saved (factors_path): it is the model that
+    recommends until the next training run. Evaluated users: active in the
+    train days and with at least one product carted or bought in the test
+    days (at most max_eval_users, a seeded sample)."""
+    base = {"task": TASK, "evaluation": EVALUATION, "k": settings.k, "trained_at": trained_at,
+            "train_start": window.train_start, "train_end": window.cutoff, "test_start": window.cutoff,
+            "test_end": window.end}
     daily = daily.select(*DAILY_COLUMNS).cache()
-    train = interactions(in_window(daily, start, cutoff), settings).cache()
-    relevant = _relevant(in_window(daily, cutoff, end)).join(train.select("user_id").distinct(), "user_id", "left_semi")
+    train = interactions(in_window(daily, window.train_start, window.cutoff), settings).cache()
+    relevant = _relevant(in_window(daily, window.cutoff, window.end)).join(
+        train.select("user_id").distinct(), "user_id", "left_semi"
+    )
     users = (
         relevant.select("user_id")
         .distinct()
@@ -441,7 +495,7 @@ def evaluate(daily: DataFrame, settings: RecommendSettings | None = None) -> pd.
         .cache()
     )
     truth = relevant.join(users, "user_id", "left_semi").toPandas()
-    filters = filters_as_of(daily, cutoff, settings)
+    filters = filters_as_of(daily, window.cutoff, settings)
     n_train = train.count()
 
     lists: dict[str, DataFrame] = {}
@@ -449,17 +503,19 @@ def evaluate(daily: DataFrame, settings: RecommendSettings | None = None) -> pd.
         began = time.perf_counter()
         model = fit_als(train, settings)
         log.info("ALS trained on %d interactions in %.1f s", n_train, time.perf_counter() - began)
-        lists["als"] = als_recommendations(model, users, filters, settings.k)
+        save_factors(model, factors_path(directory, model_version("als", trained_at)), daily.sparkSession)
+        with active_session(daily.sparkSession):
+            user_factors, item_factors = model.userFactors, model.itemFactors
+        lists["als"] = als_recommendations(user_factors, item_factors, users, filters, settings.k)
     lists["popularity"] = popularity_recommendations(train, users, filters, settings.k)
     lists["recently_viewed"] = recently_viewed_recommendations(train, users, filters, settings.k)
 
     rows = []
     for name in RECOMMENDERS:
-        recommended = (
-            lists[name].toPandas() if name in lists else pd.DataFrame(columns=["user_id", "product_id", "rank"])
-        )
-        metrics = ranking_metrics(recommended, truth, settings.k)
-        log.info("%s: precision@%d %.4f, recall %.4f, NDCG %.4f over %d users", name, settings.k,
+        if name not in lists:
+            continue
+        metrics = ranking_metrics(lists[name].toPandas(), truth, settings.k)
+        log.debug("%s: precision@%d %.4f, recall %.4f, NDCG %.4f over %d users", name, settings.k,
                  metrics.precision, metrics.recall, metrics.ndcg, metrics.users)
         rows.append(
             base
@@ -470,44 +526,66 @@ def evaluate(daily: DataFrame, settings: RecommendSettings | None = None) -> pd.
                 "ndcg_at_k": metrics.ndcg,
                 "n_train": n_train,
                 "n_test": metrics.users,
-                "train_start": start,
-                "train_end": cutoff,
-                "test_start": cutoff,
-                "test_end": end,
                 "model_version": model_version(name, trained_at),
             }
         )
     for cached in (train, users, daily):
         cached.unpersist()
-    return pd.DataFrame(rows)[[name for name, _ in METRICS_COLUMNS]]
+    log.info("NDCG@%d over %d users: %s", settings.k, rows[0]["n_test"] if rows else 0,
+             ", ".join(f"{row['model']} {row['ndcg_at_k']:.4f}" for row in rows))
+    return pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
 
 
-def recommend(daily: DataFrame, settings: RecommendSettings | None = None) -> DataFrame:
-    """RECOMMENDATION_COLUMNS: ALS trained on every day, top_n eligible products
-    for each user active in the last `test_days` days, filters as of the day
-    after the last day."""
-    settings = settings or RecommendSettings()
+def best_baseline(current: pd.DataFrame) -> str:
+    """The baseline with the higher NDCG@k in the latest evaluation
+    (`current`: the recommenders' rows of ml_recommendation_metrics);
+    popularity when neither has a figure."""
+    baselines = current.loc[current["model"].isin(["popularity", "recently_viewed"])].dropna(subset=["ndcg_at_k"])
+    if baselines.empty:
+        return "popularity"
+    return str(baselines.sort_values(["ndcg_at_k", "model"], ascending=[False, True])["model"].iloc[0])
+
+
+def recommend(
+    daily: DataFrame,
+    current: pd.DataFrame,
+    settings: RecommendSettings,
+    directory: Any,
+    recommended_at: pd.Timestamp | None = None,
+) -> DataFrame:
+    """RECOMMENDATION_COLUMNS: the top_n eligible products (filters as of the
+    day after the last day) for every user active in the last test_days days.
+    Users the latest trained ALS model knows (they have factors) get its
+    list, from the saved factors; the others get the better baseline of the
+    latest evaluation. `model` says which recommender made each row.
+    `current`: the recommenders' rows of ml_recommendation_metrics."""
     session = daily.sparkSession
-    recommended_at = pd.Timestamp.now(tz="UTC")
+    recommended_at = pd.Timestamp.now(tz="UTC") if recommended_at is None else recommended_at
+    empty = session.createDataFrame([], ddl(RECOMMENDATION_COLUMNS))
     bounds = date_range(daily)
-    columns = [F.col(name).cast(kind).alias(name) for name, kind in RECOMMENDATION_COLUMNS]
-    if bounds is None:
-        return session.createDataFrame([], ddl(RECOMMENDATION_COLUMNS))
+    if bounds is None or current.empty:
+        return empty
     _, end = bounds
-    train = interactions(daily, settings)
-    if train.isEmpty():
-        return session.createDataFrame([], ddl(RECOMMENDATION_COLUMNS))
-    users = in_window(daily, end - dt.timedelta(days=settings.test_days), end).select("user_id").distinct()
-    began = time.perf_counter()
-    model = fit_als(train, settings)
-    log.info("ALS trained on every day in %.1f s", time.perf_counter() - began)
-    ranked = als_recommendations(model, users, filters_as_of(daily, end, settings), settings.top_n)
-    return ranked.select(
-        "user_id",
-        "product_id",
-        "rank",
-        "score",
-        F.lit("als").alias("model"),
-        F.lit(model_version("als", recommended_at)).alias("model_version"),
-        F.lit(recommended_at.to_pydatetime()).alias("recommended_at"),
-    ).select(*columns)
+    daily = daily.select(*DAILY_COLUMNS)
+    users = in_window(daily, end - dt.timedelta(days=settings.test_days), end).select("user_id").distinct().cache()
+    filters = filters_as_of(daily, end, settings)
+    versions = dict(zip(current["model"], current["model_version"], strict=True))
+    parts = []
+    remaining = users
+    if versions.get("als"):
+        user_factors, item_factors = load_factors(session, factors_path(directory, versions["als"]))
+        als = als_recommendations(user_factors, item_factors, users, filters, settings.top_n)
+        parts.append(als.withColumn("model", F.lit("als")).withColumn("model_version", F.lit(versions["als"])))
+        known = user_factors.select(F.col("id").cast("bigint").alias("user_id"))
+        remaining = users.join(known, "user_id", "left_anti")
+    baseline = best_baseline(current)
+    history = interactions(in_window(daily, None, end), settings)
+    pick = popularity_recommendations if baseline == "popularity" else recently_viewed_recommendations
+    fallback = pick(history, remaining, filters, settings.top_n)
+    parts.append(fallback.withColumn("model", F.lit(baseline))
+                 .withColumn("model_version", F.lit(versions.get(baseline) or model_version(baseline, recommended_at))))
+    ranked = parts[0]
+    for part in parts[1:]:
+        ranked = ranked.unionByName(part)
+    columns = [F.col(name).cast(kind).alias(name) for name, kind in RECOMMENDATION_COLUMNS]
+    return ranked.withColumn("recommended_at", F.lit(recommended_at.to_pydatetime())).select(*columns)

@@ -7,12 +7,11 @@ forecast     : fit on `train` rows, evaluate on the later `test` rows. Guards:
 same_window  : (purchase task only) random stratified split of `same_window`
                rows; reproduces the published, non-forecast setup.
 rolling_origin: the forecast repeated at successive earlier origins (fold 1 =
-               the forecast's own). Purchase task: the training set carries
-               each fold's windows as splits `rolling_<k>_train/test`. Cart
-               task: the test days move back `rolling_origin_step_days` per
-               fold over the labelled rows (train, gap, test), and train is
-               every cart whose label window closed before the fold's first
-               test day (the same purge as the forecast's).
+               the forecast's own), at the folds ml_training_windows defines
+               for both tasks. Purchase task: the training set carries each
+               fold's windows as splits `rolling_<k>_train/test`. Cart task:
+               a fold's train and test rows are the labelled carts (train,
+               gap, test) dated in its train and test windows.
 Validation   : rows carved from TRAIN only (never from test) for XGBoost early
                stopping: the latest share by time when rows have a time order
                (cart task), else a seeded stratified random share (the purchase
@@ -22,7 +21,6 @@ Validation   : rows carved from TRAIN only (never from test) for XGBoost early
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,7 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ml.preprocess import date_bounds, labels, prepare_features, require_columns, timestamps
+from ml.preprocess import date_bounds, labels, prepare_features, require_columns, timestamps, to_date
 from ml.settings import Settings
 from ml.tasks import FORECAST, LABEL, ROLLING_ORIGIN, SAME_WINDOW, TaskSpec
 
@@ -143,46 +141,44 @@ def build_evaluation(
     return prepare_evaluation(spec, evaluation, train, test, settings)
 
 
-def _window_folds(spec: TaskSpec, training: pd.DataFrame, folds: int) -> list[tuple[int, pd.DataFrame, pd.DataFrame]]:
-    out = []
-    for fold in range(1, folds + 1):
-        train_split, test_split = (spec.train_split, spec.test_split) if fold == 1 else rolling_split_names(fold)
-        train, test = _rows(training, train_split), _rows(training, test_split)
-        if not train.empty and not test.empty:
-            out.append((fold, train, test))
-    return out
-
-
-def _date_folds(
-    spec: TaskSpec, training: pd.DataFrame, folds: int, step_days: int, gap_days: int
-) -> list[tuple[int, pd.DataFrame, pd.DataFrame]]:
-    assert spec.date_column is not None
-    labelled = training.loc[training["split"].astype(str).isin([spec.train_split, spec.gap_split, spec.test_split])]
-    dates = pd.to_datetime(labelled[spec.date_column])
-    test_dates = dates[labelled["split"].astype(str) == spec.test_split]
-    if test_dates.empty:
-        return []
-    first, last = test_dates.min(), test_dates.max()
-    out = []
-    for fold in range(1, folds + 1):
-        shift = pd.Timedelta(days=(fold - 1) * step_days)
-        in_test = (dates >= first - shift) & (dates <= last - shift)
-        in_train = dates < first - shift - pd.Timedelta(days=gap_days)
-        train, test = labelled.loc[in_train], labelled.loc[in_test]
-        if not train.empty and not test.empty:
-            out.append((fold, train, test))
-    return out
+def fold_splits(spec: TaskSpec, fold: int) -> tuple[str, str]:
+    """(train split, test split) names of rolling-origin fold `fold` in
+    ml_training_windows: fold 1 is the forecast's own train and test."""
+    return (spec.train_split, spec.test_split) if fold == 1 else rolling_split_names(fold)
 
 
 def rolling_origin_folds(
-    spec: TaskSpec, training: pd.DataFrame, settings: Settings
+    spec: TaskSpec, training: pd.DataFrame, windows: pd.DataFrame
 ) -> list[tuple[int, pd.DataFrame, pd.DataFrame]]:
-    """(fold, train rows, test rows) of every rolling origin the rows cover,
-    fold 1 being the forecast's own; at most settings.rolling_origin_folds."""
-    if spec.time_column:
-        gap_days = math.ceil(settings.cart_label_window_hours / 24)
-        return _date_folds(spec, training, settings.rolling_origin_folds, settings.rolling_origin_step_days, gap_days)
-    return _window_folds(spec, training, settings.rolling_origin_folds)
+    """(fold, train rows, test rows) of every rolling-origin fold of
+    `windows` (the task's rows of ml_training_windows, where the folds are
+    defined) that `training` covers, fold 1 being the forecast's own.
+
+    Purchase rows carry their fold's windows as their split. Cart rows are
+    cut by date: a fold's train and test rows are the labelled carts (train,
+    gap and test splits) dated inside its train and test windows."""
+    folds = sorted({int(f) for f in windows["fold"].dropna()})
+    if spec.date_column:
+        labelled = training.loc[training["split"].astype(str).isin([spec.train_split, spec.gap_split, spec.test_split])]
+        dates = pd.to_datetime(labelled[spec.date_column]).dt.date
+        bounds = {row.split: (to_date(row.start_date), to_date(row.end_date)) for row in windows.itertuples()}
+
+        def rows(split: str) -> pd.DataFrame:
+            if split not in bounds:
+                return labelled.iloc[0:0]
+            start, end = bounds[split]
+            return labelled.loc[(dates >= start) & (dates < end)]
+    else:
+        def rows(split: str) -> pd.DataFrame:
+            return _rows(training, split)
+
+    out = []
+    for fold in folds:
+        train_split, test_split = fold_splits(spec, fold)
+        train, test = rows(train_split), rows(test_split)
+        if not train.empty and not test.empty:
+            out.append((fold, train, test))
+    return out
 
 
 def build_fold(

@@ -32,11 +32,11 @@ QUERIES: dict[str, str] = {
         from {{ ref('mart_funnel_daily') }} order by event_date""",
     "funnel_by_category": """
         select category_l1, views, carts, purchases, view_to_cart_rate, cart_to_purchase_rate, view_to_purchase_rate
-        from {{ ref('mart_funnel_by_category') }} where category_l1 is not null
+        from {{ ref('mart_category_l1_demand') }} where category_l1 is not null
         order by purchases desc, views desc limit 12""",
     "funnel_by_brand": """
         select brand, views, carts, purchases, revenue, view_to_cart_rate, cart_to_purchase_rate, view_to_purchase_rate
-        from {{ ref('mart_funnel_by_brand') }} where brand is not null
+        from {{ ref('mart_brand_performance') }} where brand is not null
         order by revenue desc, views desc limit 12""",
     "heatmap": """
         select event_weekday, event_weekday_name, event_hour, avg_events_per_day, view_to_purchase_rate

@@ -2,6 +2,7 @@
 against plain PySpark and DuckDB on the same raw files.
 
     .venv/bin/python scripts/benchmark.py --events 10000000 [--keep-data] [--skip-references]
+    .venv/bin/python scripts/benchmark.py --update-readme     (only rewrite README.md's benchmark block)
 
 For EVENTS events a month it generates (or, with --keep-data, reuses) daily
 files for November 2019 plus the file of 1 December (the day added), then:
@@ -15,9 +16,11 @@ files for November 2019 plus the file of 1 December (the day added), then:
 It records wall time per dbt node (run_results.json), total wall time, peak
 resident memory of the process tree, peak scratch disk (growth of the used
 space on the warehouse's file system), events per second, and the machine's
-cores and memory. Results go to benchmarks/results/<events>.json and .md
-(the latest run per size), with the exact commands. Everything it writes
-besides the results lives under warehouse/benchmark/ (ignored by git).
+cores and memory. Results go to benchmarks/results/benchmark-<events>.json and .md
+(the latest run per size), with the exact commands; then README.md's benchmark
+block is rewritten from all the results files (scripts/benchmark_readme.py).
+Everything it writes besides the results lives under warehouse/benchmark/
+(ignored by git).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import benchmark_readme  # noqa: E402
 
 REFERENCES = ROOT / "benchmarks" / "reference"
 
@@ -55,9 +61,18 @@ REFERENCE_EQUIVALENT_NODES = [
     "model.rees46.mart_user_rfm",
     "model.rees46.mart_user_segments",
 ]
+# Buyers per score and per segment in mart_user_rfm (figure -> column), compared
+# with the reference jobs' figures of the same names.
+RFM_COUNTED_COLUMNS = {
+    "rfm_r_score_counts": "r_score",
+    "rfm_f_score_counts": "f_score",
+    "rfm_m_score_counts": "m_score",
+    "rfm_segment_counts": "rfm_segment",
+    "rfm_score_counts": "rfm_score",
+}
 COUNTED_TABLES = [
-    "rees46_staging.stg_events", "rees46_staging.stg_events_quarantine", "rees46_marts.fct_events",
-    "rees46_marts.fct_sessions", "rees46_marts.fct_user_daily_activity", "rees46_marts.fct_session_product_groups",
+    "rees46_staging.base_rees46__event_lines", "rees46_staging.stg_events_quarantine", "rees46_marts.fct_events",
+    "rees46_marts.fct_sessions", "rees46_marts.fct_user_daily_activity", "rees46_marts.fct_product_dimension_daily",
     "rees46_marts.fct_product_daily_activity", "rees46_marts.fct_cart_outcomes", "rees46_marts.mart_user_rfm",
     "rees46_marts.mart_user_segments", "rees46_ml.ml_purchase_training_set", "rees46_ml.ml_cart_training_set",
     "rees46_ml.ml_purchase_predictions", "rees46_ml.ml_cart_predictions",
@@ -156,7 +171,15 @@ def dbt_run(name: str, args: list[str], env: dict[str, str]) -> dict:
 def project_figures(env: dict[str, str]) -> dict:
     """Row counts of the main tables and the figures the references report,
     read through the benchmark's own metastore (after the full refresh)."""
-    script = f"""
+    out = subprocess.run([sys.executable, "-c", project_figures_script()], env=env, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def project_figures_script() -> str:
+    """The Python run by project_figures (its own Spark session on the benchmark's
+    metastore); its last line of output is {"rows": ..., "figures": ...}."""
+    return f"""
 import json, os
 from pyspark.sql import SparkSession
 w = os.environ['REES46_WAREHOUSE_DIR']
@@ -166,31 +189,45 @@ spark = (SparkSession.builder.enableHiveSupport()
   .config('spark.sql.session.timeZone', 'UTC').config('spark.ui.enabled', 'false').getOrCreate())
 spark.sparkContext.setLogLevel('ERROR')
 one = lambda q: spark.sql(q).collect()[0]
-rows = {{t: spark.table(t).count() for t in {COUNTED_TABLES!r}}}
-f = one('''select count(*) staged_events, sum(source_row_count) source_rows from {SCHEMA}_staging.stg_events''').asDict()
+# a table the models no longer build is counted as None, not a crash after the full refresh
+rows = {{t: spark.table(t).count() if spark.catalog.tableExists(t) else None for t in {COUNTED_TABLES!r}}}
+f = one('''select count(*) staged_events, sum(source_row_count) source_rows from {SCHEMA}_marts.fct_events''').asDict()
 f['quarantined_lines'] = one('select count(*) from {SCHEMA}_staging.stg_events_quarantine')[0]
 f.update(one('''select sum(views) views, sum(carts) carts, sum(purchases) purchases,
   sum(remove_from_carts) remove_from_carts, cast(sum(revenue) as string) revenue, count(*) days,
   sum(sessions) sessions from {SCHEMA}_marts.mart_funnel_daily''').asDict())
 f.update(one('''select count(*) rfm_users, sum(frequency) rfm_frequency_sum,
-  cast(sum(monetary) as string) rfm_monetary_sum, sum(recency_days) rfm_recency_sum
+  cast(sum(monetary) as string) rfm_monetary_sum, sum(recency_days) rfm_recency_sum,
+  sum(r_score) rfm_r_score_sum, sum(f_score) rfm_f_score_sum, sum(m_score) rfm_m_score_sum
   from {SCHEMA}_marts.mart_user_rfm''').asDict())
+def counts(column):  # buyers per value, keyed by the value as text ("null" for null), as the references do
+  rows = spark.sql(f'select {{column}} v, count(*) n from {SCHEMA}_marts.mart_user_rfm group by 1').collect()
+  return dict(sorted(('null' if r.v is None else str(r.v), r.n) for r in rows))
+for name, column in {RFM_COUNTED_COLUMNS!r}.items():
+  f[name] = counts(column)
 f['zscore_users'] = one('select count(*) from {SCHEMA}_marts.mart_user_segments')[0]
 print(json.dumps({{'rows': rows, 'figures': f}}, default=str))
 """
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 COMPARED_FIGURES = ["staged_events", "source_rows", "quarantined_lines", "views", "carts", "purchases",
                     "remove_from_carts", "revenue", "days", "sessions", "rfm_users", "rfm_frequency_sum",
-                    "rfm_monetary_sum", "rfm_recency_sum", "zscore_users"]
+                    "rfm_monetary_sum", "rfm_recency_sum", "rfm_r_score_sum", "rfm_f_score_sum",
+                    "rfm_m_score_sum", *RFM_COUNTED_COLUMNS, "zscore_users"]
+
+
+def comparable(value) -> str:
+    """A figure as text: dicts (value -> buyers) with sorted keys, so key order never
+    counts as a difference; everything else as str() (figures read back from JSON)."""
+    if isinstance(value, dict):
+        return json.dumps({str(k): v for k, v in value.items()}, sort_keys=True, default=str)
+    return str(value)
 
 
 def compare_figures(project: dict, reference: dict) -> dict[str, list]:
     """Figures that differ between the project and a reference: name -> [project, reference]."""
     return {k: [project.get(k), reference.get(k)] for k in COMPARED_FIGURES
-            if str(project.get(k)) != str(reference.get(k))}
+            if comparable(project.get(k)) != comparable(reference.get(k))}
 
 
 # --- data -------------------------------------------------------------------------
@@ -234,13 +271,24 @@ def machine() -> dict:
 
 # --- main ------------------------------------------------------------------------
 
-def main() -> int:
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=67_500_000, help="events in November (default 67.5 M)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep-data", action="store_true", help="reuse raw files of an earlier run of the same size")
     parser.add_argument("--skip-references", action="store_true", help="do not time PySpark and DuckDB")
-    args = parser.parse_args()
+    parser.add_argument("--update-readme", action="store_true",
+                        help="only rewrite README.md's benchmark block from benchmarks/results/ (no benchmark)")
+    args = parser.parse_args(argv)
+    if args.update_readme:
+        return benchmark_readme.main([])
+
+    # what is measured: the commit checked out, and whether the working tree differs from it
+    commit, uncommitted = git("rev-parse", "--short", "HEAD") or None, bool(git("status", "--porcelain"))
 
     BENCH.mkdir(parents=True, exist_ok=True)
     raw, added, data = prepare_data(args.events, args.seed, args.keep_data)
@@ -268,9 +316,10 @@ def main() -> int:
     project_seconds = round(sum(equivalent.values()), 1)
     result = {
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip() or None,
+        "commit": commit,
+        "uncommitted_changes": uncommitted,
         "machine": machine(),
+        "requested_events": args.events,
         "events": events,
         "raw_files": len(november_files),
         "raw_bytes": raw_bytes,
@@ -295,6 +344,7 @@ def main() -> int:
             result["reference_outputs"][name] = time_reference(name, raw, env, project_seconds, project["figures"])
             write_results(stem, result)
     print(markdown(result))
+    benchmark_readme.main([])  # README.md's benchmark block from all the results files
     return full["exit_code"] or incremental["exit_code"]
 
 
@@ -336,7 +386,8 @@ def markdown(r: dict) -> str:
         f"# Benchmark: {r['events']:,} events ({r['measured_at']})",
         "",
         f"Machine: {r['machine']['cores']} cores, {r['machine']['memory_gb']} GB; "
-        f"raw: {r['raw_files']} daily files, {r['raw_bytes'] / 1e9:.2f} GB; commit {r.get('commit')}.",
+        f"raw: {r['raw_files']} daily files, {r['raw_bytes'] / 1e9:.2f} GB; commit {r.get('commit')}"
+        f"{' with uncommitted changes' if r.get('uncommitted_changes') else ''}.",
         "",
         "Commands: " + "; ".join(f"`{v}`" for v in r["commands"].values()),
         "",

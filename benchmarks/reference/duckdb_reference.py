@@ -2,6 +2,7 @@
 z-scores as plain SQL, one COPY ... TO Parquet per step.
 
     python benchmarks/reference/duckdb_reference.py --raw DIR --out DIR [--threads 2] [--memory-limit 12GB]
+        [--seeds DIR] [--analysis-date YYYY-MM-DD]
 
 Timed with time.perf_counter, each step ending in a Parquet write under --out (so
 no work is left undone):
@@ -11,6 +12,8 @@ no work is left undone):
   (partitioned by event_date);
 - daily_funnel, rfm, user_zscores: each reads staging/ back, assigns sessions
   (cheap: only events without a session id need a window) and writes its table;
+  rfm scores F by the thresholds of the project's seeds/rfm_frequency_scores.csv
+  and names segments from seeds/rfm_segment_map.csv (read at run time);
 - total: the four steps back to back.
 
 Not timed: opening the in-memory database, and reading the outputs back for the
@@ -21,6 +24,7 @@ file for the definitions.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import shutil
 import sys
@@ -33,6 +37,10 @@ FEATURES = ["views", "carts", "remove_from_carts", "purchases", "sessions", "act
             "product_days", "avg_view_price", "revenue"]
 OUTPUTS = ["staging", "quarantine", "daily_funnel", "rfm", "user_zscores", "_duckdb"]
 NEVER_IN_DATA = "\x01"  # the CSV delimiter, so that each line is read whole as one column
+# the project's seeds: F thresholds and the (R, F) segment grid, read at run time
+DEFAULT_SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+FREQUENCY_SEED = "rfm_frequency_scores.csv"
+SEGMENT_SEED = "rfm_segment_map.csv"
 
 
 def raw_files(raw_dir: str | Path) -> list[str]:
@@ -223,7 +231,22 @@ def daily_funnel(con: duckdb.DuckDBPyConnection, out: Path) -> None:
 
 # ------------------------------------------------------------------------- RFM
 
-def rfm(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+def seed_sql(path: Path, columns: dict[str, str]) -> str:
+    """A seed CSV as dbt loads it: header row, columns by name, cast to the seed's types
+    (an empty cell is null)."""
+    casts = ", ".join(f"cast(nullif({name}, '') as {kind}) as {name}" for name, kind in columns.items())
+    return f"""(select {casts}
+        from read_csv({sql_text(str(path))}, header = true, all_varchar = true, auto_detect = true))"""
+
+
+def rfm(con: duckdb.DuckDBPyConnection, out: Path, seeds: Path, analysis_date: str | None = None) -> None:
+    if analysis_date:  # the project's var rfm_analysis_date
+        analysis = f"select cast({sql_text(analysis_date)} as date) as analysis_date"
+    else:  # else the day after the last event date
+        analysis = f"select max(event_date) + 1 as analysis_date from {staged_sql(out)}"
+    thresholds = seed_sql(seeds / FREQUENCY_SEED, {"f_score": "integer", "min_frequency": "integer"})
+    segment_map = seed_sql(seeds / SEGMENT_SEED,
+                           {"r_score": "integer", "f_score": "integer", "rfm_segment": "varchar"})
     (out / "rfm").mkdir()
     con.execute(f"""
         copy (
@@ -238,9 +261,7 @@ def rfm(con: duckdb.DuckDBPyConnection, out: Path) -> None:
                 group by user_id
             ),
 
-            analysis as (
-                select max(event_date) + 1 as analysis_date from {staged_sql(out)}
-            ),
+            analysis as ({analysis}),
 
             measured as (
                 select
@@ -256,26 +277,46 @@ def rfm(con: duckdb.DuckDBPyConnection, out: Path) -> None:
                     *,
                     count(*) over () as rfm_users,
                     rank() over (order by recency_days desc) as recency_rank,
-                    rank() over (order by frequency) as frequency_rank,
                     rank() over (order by monetary) as monetary_rank
                 from measured
             ),
 
+            -- F is not a quintile: the thresholds of rfm_frequency_scores.csv, each
+            -- score running from its min_frequency up to the next score's minimum
+            frequency_bands as (
+                select
+                    f_score,
+                    min_frequency,
+                    lead(min_frequency) over (order by min_frequency) as max_frequency
+                from {thresholds}
+            ),
+
             scored as (
                 select
-                    *,
+                    ranked.*,
                     -- 1 + floor(5 * (rank - 1) / n), in integers
                     cast(1 + (5 * (recency_rank - 1)) // rfm_users as integer) as r_score,
-                    cast(1 + (5 * (frequency_rank - 1)) // rfm_users as integer) as f_score,
+                    frequency_bands.f_score,
                     cast(1 + (5 * (monetary_rank - 1)) // rfm_users as integer) as m_score
                 from ranked
+                left join frequency_bands
+                    on ranked.frequency >= frequency_bands.min_frequency
+                    and (frequency_bands.max_frequency is null
+                         or ranked.frequency < frequency_bands.max_frequency)
             )
 
             select
-                user_id, last_purchase_at, analysis_date, recency_days, frequency, monetary,
-                r_score, f_score, m_score,
-                concat(r_score, f_score, m_score) as rfm_score
+                scored.user_id, scored.last_purchase_at, scored.analysis_date, scored.recency_days,
+                scored.frequency, scored.monetary,
+                scored.r_score, scored.f_score, scored.m_score,
+                -- null when a score is null, as Spark's concat
+                scored.r_score::varchar || scored.f_score::varchar || scored.m_score::varchar as rfm_score,
+                scored.r_score + scored.f_score + scored.m_score as rfm_total_score,
+                segment_map.rfm_segment
             from scored
+            left join {segment_map} as segment_map
+                on scored.r_score = segment_map.r_score
+                and scored.f_score = segment_map.f_score
         )
         to {sql_text(str(out / 'rfm' / 'data.parquet'))} (format parquet)
     """)
@@ -355,6 +396,12 @@ def money(value) -> str:
     return f"{value or 0:.2f}"
 
 
+def counts(con: duckdb.DuckDBPyConnection, table: str, column: str) -> dict[str, int]:
+    """Rows per value of `column`, keyed by the value as text ("null" for null), sorted."""
+    rows = con.execute(f"select {column}, count(*) from {table} group by {column}").fetchall()
+    return dict(sorted(("null" if value is None else str(value), int(n)) for value, n in rows))
+
+
 def figures(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
     """Check figures, read back from the written outputs (not timed)."""
     def parquet(name: str) -> str:
@@ -367,11 +414,10 @@ def figures(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
         select sum(views), sum(carts), sum(purchases), sum(remove_from_carts), sum(revenue),
                sum(sessions), count(*)
         from {parquet('daily_funnel')}""").fetchone()
-    rfm_users, frequency, monetary, recency = con.execute(f"""
-        select count(*), sum(frequency), sum(monetary), sum(recency_days)
+    rfm_users, frequency, monetary, recency, r_sum, f_sum, m_sum = con.execute(f"""
+        select count(*), sum(frequency), sum(monetary), sum(recency_days),
+               sum(r_score), sum(f_score), sum(m_score)
         from {parquet('rfm')}""").fetchone()
-    score_counts = dict(con.execute(
-        f"select rfm_score, count(*) from {parquet('rfm')} group by rfm_score order by rfm_score").fetchall())
     z = con.execute(f"""
         select count(*), {", ".join(f"sum(z_{f})" for f in FEATURES)},
                {", ".join(f"sum(abs(z_{f}))" for f in FEATURES)}
@@ -392,7 +438,14 @@ def figures(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
         "rfm_frequency_sum": int(frequency or 0),
         "rfm_monetary_sum": money(monetary),
         "rfm_recency_sum": int(recency or 0),
-        "rfm_score_counts": {score: int(count) for score, count in score_counts.items()},
+        "rfm_score_counts": counts(con, parquet("rfm"), "rfm_score"),
+        "rfm_r_score_counts": counts(con, parquet("rfm"), "r_score"),
+        "rfm_f_score_counts": counts(con, parquet("rfm"), "f_score"),
+        "rfm_m_score_counts": counts(con, parquet("rfm"), "m_score"),
+        "rfm_segment_counts": counts(con, parquet("rfm"), "rfm_segment"),
+        "rfm_r_score_sum": int(r_sum or 0),
+        "rfm_f_score_sum": int(f_sum or 0),
+        "rfm_m_score_sum": int(m_sum or 0),
         "zscore_users": int(z[0]),
         # sum of z over all users is 0 by construction (a sanity check only);
         # the sums of |z| are the discriminating figures
@@ -403,9 +456,22 @@ def figures(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
 
 # ------------------------------------------------------------------------ main
 
-def run(raw_dir: str | Path, out_dir: str | Path, threads: int = 2, *, memory_limit: str = "12GB") -> dict:
+def checked_seeds(seeds_dir: str | Path | None) -> Path:
+    """The seeds folder (default: the project's), which must hold both RFM seed files."""
+    seeds = Path(seeds_dir or DEFAULT_SEEDS).resolve()
+    for name in (FREQUENCY_SEED, SEGMENT_SEED):
+        if not (seeds / name).is_file():
+            raise SystemExit(f"seed file not found: {seeds / name}")
+    return seeds
+
+
+def run(raw_dir: str | Path, out_dir: str | Path, threads: int = 2, *, memory_limit: str = "12GB",
+        seeds_dir: str | Path | None = None, analysis_date: str | None = None) -> dict:
     """Run the four steps and return the result dict (also printed by the CLI)."""
     files = raw_files(raw_dir)
+    seeds = checked_seeds(seeds_dir)
+    if analysis_date is not None:
+        analysis_date = dt.date.fromisoformat(analysis_date).isoformat()  # YYYY-MM-DD or ValueError
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:
@@ -417,7 +483,7 @@ def run(raw_dir: str | Path, out_dir: str | Path, threads: int = 2, *, memory_li
         started = time.perf_counter()
         for name, step in (("staging", lambda: stage(con, files, out)),
                            ("daily_funnel", lambda: daily_funnel(con, out)),
-                           ("rfm", lambda: rfm(con, out)),
+                           ("rfm", lambda: rfm(con, out, seeds, analysis_date)),
                            ("user_zscores", lambda: user_zscores(con, out))):
             step_started = time.perf_counter()
             step()
@@ -435,8 +501,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder for the Parquet outputs (replaced)")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2)")
     parser.add_argument("--memory-limit", default="12GB", help="DuckDB memory_limit (default 12GB)")
+    parser.add_argument("--seeds", default=str(DEFAULT_SEEDS),
+                        help=f"folder with {FREQUENCY_SEED} and {SEGMENT_SEED} (default: the project's seeds/)")
+    parser.add_argument("--analysis-date", default=None,
+                        help="RFM analysis date YYYY-MM-DD, as the var rfm_analysis_date "
+                             "(default: the day after the last event date)")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.raw, args.out, args.threads, memory_limit=args.memory_limit)))
+    print(json.dumps(run(args.raw, args.out, args.threads, memory_limit=args.memory_limit,
+                         seeds_dir=args.seeds, analysis_date=args.analysis_date)))
     return 0
 
 

@@ -2,6 +2,7 @@
 user z-scores, hand-written with the DataFrame API (no dbt, no Hive).
 
     python benchmarks/reference/pyspark_reference.py --raw DIR --out DIR [--threads 2]
+        [--seeds DIR] [--analysis-date YYYY-MM-DD]
 
 Timed with time.perf_counter, each step ending in a Parquet write under --out (so
 lazy evaluation hides no work):
@@ -11,6 +12,8 @@ lazy evaluation hides no work):
   (partitioned by event_date);
 - daily_funnel, rfm, user_zscores: each reads staging/ back, assigns sessions
   (cheap: only events without a session id need a window) and writes its table;
+  rfm scores F by the thresholds of the project's seeds/rfm_frequency_scores.csv
+  and names segments from seeds/rfm_segment_map.csv (read at run time);
 - total: the four steps back to back.
 
 Not timed: starting the Spark session, and reading the outputs back for the
@@ -21,6 +24,7 @@ file for the definitions.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -44,6 +48,10 @@ EVENT_COLUMNS = ["event_at", "event_type", "product_id", "category_id", "categor
 FEATURES = ["views", "carts", "remove_from_carts", "purchases", "sessions", "active_days",
             "product_days", "avg_view_price", "revenue"]
 OUTPUTS = ["staging", "quarantine", "daily_funnel", "rfm", "user_zscores", "_spark"]
+# the project's seeds: F thresholds and the (R, F) segment grid, read at run time
+DEFAULT_SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+FREQUENCY_SEED = "rfm_frequency_scores.csv"
+SEGMENT_SEED = "rfm_segment_map.csv"
 
 
 def raw_files(raw_dir: str | Path) -> list[str]:
@@ -204,10 +212,29 @@ def daily_funnel(spark: SparkSession, out: Path) -> None:
 
 # ------------------------------------------------------------------------- RFM
 
-def rfm(spark: SparkSession, out: Path) -> None:
+def checked_seeds(seeds_dir: str | Path | None) -> Path:
+    """The seeds folder (default: the project's), which must hold both RFM seed files."""
+    seeds = Path(seeds_dir or DEFAULT_SEEDS).resolve()
+    for name in (FREQUENCY_SEED, SEGMENT_SEED):
+        if not (seeds / name).is_file():
+            raise SystemExit(f"seed file not found: {seeds / name}")
+    return seeds
+
+
+def read_seed(spark: SparkSession, path: Path, columns: dict[str, str]) -> DataFrame:
+    """A seed CSV as dbt loads it: header row, columns by name, cast to the seed's types
+    (an empty cell is null)."""
+    seed = spark.read.option("header", True).csv(str(path))
+    return seed.select(*[F.col(name).cast(kind).alias(name) for name, kind in columns.items()])
+
+
+def rfm(spark: SparkSession, out: Path, seeds: Path, analysis_date: str | None = None) -> None:
     staged = read_staged(spark, out)
     events = with_sessions(staged)
-    analysis = staged.agg(F.date_add(F.max("event_date"), 1).alias("analysis_date"))
+    if analysis_date:  # the project's var rfm_analysis_date
+        analysis = spark.range(1).select(F.to_date(F.lit(analysis_date)).alias("analysis_date"))
+    else:  # else the day after the last event date
+        analysis = staged.agg(F.date_add(F.max("event_date"), 1).alias("analysis_date"))
 
     purchasers = (
         events.where(is_type("purchase")).groupBy("user_id").agg(
@@ -218,27 +245,37 @@ def rfm(spark: SparkSession, out: Path) -> None:
         .crossJoin(analysis)
         .withColumn("recency_days", F.datediff("analysis_date", F.to_date("last_purchase_at")))
     )
-    everyone = Window.partitionBy()  # scores rank all purchasers together
+    everyone = Window.partitionBy()  # R and M rank all purchasers together
     ranked = (
         purchasers
         .withColumn("rfm_users", F.count(F.lit(1)).over(everyone))
         .withColumn("recency_rank", F.rank().over(everyone.orderBy(F.col("recency_days").desc())))
-        .withColumn("frequency_rank", F.rank().over(everyone.orderBy("frequency")))
         .withColumn("monetary_rank", F.rank().over(everyone.orderBy("monetary")))
     )
 
     def score(rank_column: str):  # 1 + floor(5 * (rank - 1) / n), in integers
         return F.expr(f"1 + (5 * ({rank_column} - 1)) div rfm_users").cast("int")
 
+    # F is not a quintile: the thresholds of rfm_frequency_scores.csv, each score
+    # running from its min_frequency up to the next score's minimum
+    thresholds = read_seed(spark, seeds / FREQUENCY_SEED, {"f_score": "int", "min_frequency": "int"})
+    bands = thresholds.withColumn("max_frequency", F.lead("min_frequency").over(
+        Window.partitionBy().orderBy("min_frequency")))
+    segments = read_seed(spark, seeds / SEGMENT_SEED,
+                         {"r_score": "int", "f_score": "int", "rfm_segment": "string"})
+    in_band = (F.col("frequency") >= F.col("min_frequency")) & (
+        F.col("max_frequency").isNull() | (F.col("frequency") < F.col("max_frequency")))
     scored = (
         ranked
         .withColumn("r_score", score("recency_rank"))
-        .withColumn("f_score", score("frequency_rank"))
         .withColumn("m_score", score("monetary_rank"))
+        .join(F.broadcast(bands.select("f_score", "min_frequency", "max_frequency")), in_band, "left")
+        .join(F.broadcast(segments), ["r_score", "f_score"], "left")
         .withColumn("rfm_score", F.concat(F.col("r_score").cast("string"), F.col("f_score").cast("string"),
                                           F.col("m_score").cast("string")))
+        .withColumn("rfm_total_score", F.col("r_score") + F.col("f_score") + F.col("m_score"))
         .select("user_id", "last_purchase_at", "analysis_date", "recency_days", "frequency",
-                "monetary", "r_score", "f_score", "m_score", "rfm_score")
+                "monetary", "r_score", "f_score", "m_score", "rfm_score", "rfm_total_score", "rfm_segment")
     )
     scored.write.mode("overwrite").parquet(str(out / "rfm"))
 
@@ -292,6 +329,12 @@ def money(value) -> str:
     return f"{value or 0:.2f}"
 
 
+def counts(frame: DataFrame, column: str) -> dict[str, int]:
+    """Rows per value of `column`, keyed by the value as text ("null" for null), sorted."""
+    rows = frame.groupBy(column).count().collect()
+    return dict(sorted(("null" if row[column] is None else str(row[column]), int(row["count"])) for row in rows))
+
+
 def figures(spark: SparkSession, out: Path) -> dict:
     """Check figures, read back from the written outputs (not timed)."""
     staged = spark.read.parquet(str(out / "staging"))
@@ -304,8 +347,8 @@ def figures(spark: SparkSession, out: Path) -> dict:
                      ("views", "carts", "purchases", "remove_from_carts", "revenue", "sessions")],
                    F.count(F.lit(1)).alias("days")).first()
     r = scores.agg(F.count(F.lit(1)).alias("n"), F.sum("frequency").alias("frequency"),
-                   F.sum("monetary").alias("monetary"), F.sum("recency_days").alias("recency")).first()
-    score_counts = {row["rfm_score"]: row["count"] for row in scores.groupBy("rfm_score").count().collect()}
+                   F.sum("monetary").alias("monetary"), F.sum("recency_days").alias("recency"),
+                   *[F.sum(f"{k}_score").alias(f"{k}_score") for k in "rfm"]).first()
     z = zscores.agg(F.count(F.lit(1)).alias("n"),
                     *[F.sum(f"z_{c}").alias(f"sum_{c}") for c in FEATURES],
                     *[F.sum(F.abs(f"z_{c}")).alias(f"abs_{c}") for c in FEATURES]).first()
@@ -324,7 +367,14 @@ def figures(spark: SparkSession, out: Path) -> dict:
         "rfm_frequency_sum": int(r["frequency"] or 0),
         "rfm_monetary_sum": money(r["monetary"]),
         "rfm_recency_sum": int(r["recency"] or 0),
-        "rfm_score_counts": dict(sorted(score_counts.items())),
+        "rfm_score_counts": counts(scores, "rfm_score"),
+        "rfm_r_score_counts": counts(scores, "r_score"),
+        "rfm_f_score_counts": counts(scores, "f_score"),
+        "rfm_m_score_counts": counts(scores, "m_score"),
+        "rfm_segment_counts": counts(scores, "rfm_segment"),
+        "rfm_r_score_sum": int(r["r_score"] or 0),
+        "rfm_f_score_sum": int(r["f_score"] or 0),
+        "rfm_m_score_sum": int(r["m_score"] or 0),
         "zscore_users": int(z["n"]),
         # sum of z over all users is 0 by construction (a sanity check only);
         # the sums of |z| are the discriminating figures
@@ -336,9 +386,13 @@ def figures(spark: SparkSession, out: Path) -> dict:
 # ------------------------------------------------------------------------ main
 
 def run(raw_dir: str | Path, out_dir: str | Path, threads: int = 2, *,
-        driver_memory: str | None = None, shuffle_partitions: int | None = None) -> dict:
+        driver_memory: str | None = None, shuffle_partitions: int | None = None,
+        seeds_dir: str | Path | None = None, analysis_date: str | None = None) -> dict:
     """Run the four steps and return the result dict (also printed by the CLI)."""
     files = raw_files(raw_dir)
+    seeds = checked_seeds(seeds_dir)
+    if analysis_date is not None:
+        analysis_date = dt.date.fromisoformat(analysis_date).isoformat()  # YYYY-MM-DD or ValueError
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:
@@ -353,7 +407,7 @@ def run(raw_dir: str | Path, out_dir: str | Path, threads: int = 2, *,
         started = time.perf_counter()
         for name, step in (("staging", lambda: stage(spark, files, out)),
                            ("daily_funnel", lambda: daily_funnel(spark, out)),
-                           ("rfm", lambda: rfm(spark, out)),
+                           ("rfm", lambda: rfm(spark, out, seeds, analysis_date)),
                            ("user_zscores", lambda: user_zscores(spark, out))):
             step_started = time.perf_counter()
             step()
@@ -374,9 +428,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="JVM heap (default: env SPARK_DRIVER_MEMORY, else 12g)")
     parser.add_argument("--shuffle-partitions", type=int, default=None,
                         help="spark.sql.shuffle.partitions (default: env SPARK_SHUFFLE_PARTITIONS, else 16)")
+    parser.add_argument("--seeds", default=str(DEFAULT_SEEDS),
+                        help=f"folder with {FREQUENCY_SEED} and {SEGMENT_SEED} (default: the project's seeds/)")
+    parser.add_argument("--analysis-date", default=None,
+                        help="RFM analysis date YYYY-MM-DD, as the var rfm_analysis_date "
+                             "(default: the day after the last event date)")
     args = parser.parse_args(argv)
     result = run(args.raw, args.out, args.threads, driver_memory=args.driver_memory,
-                 shuffle_partitions=args.shuffle_partitions)
+                 shuffle_partitions=args.shuffle_partitions, seeds_dir=args.seeds,
+                 analysis_date=args.analysis_date)
     sys.stdout.flush()
     print(json.dumps(result))
     return 0

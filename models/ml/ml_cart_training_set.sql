@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 {#-
   Cart conversion: one row per cart addition, with what was known at that
   moment (ml_cart_features: history counted strictly before the cart) and the
@@ -16,7 +18,6 @@
 -#}
 
 {%- set label_hours = var('ml_cart_label_window_hours') %}
-{%- set test_days = var('ml_cart_test_days') %}
 {%- set label_seconds = label_hours ~ ' * 3600' %}
 
 with cart_features as (
@@ -65,26 +66,34 @@ user_days as (
 
 ),
 
-bounds as (
+training_windows as (
 
     select
-        max(last_event_at) as last_event_at,
-        -- the last date whose carts all have a closed label window
-        to_date(timestamp_seconds(max(unix_timestamp(last_event_at)) - {{ label_seconds }})) as last_closed_date
-    from user_days
+        split,
+        start_date,
+        end_date
+    from {{ ref('ml_training_windows') }}
+    where task = 'cart_conversion' and split in ('train', 'test')
+
+),
+
+last_event as (
+
+    select max(last_event_at) as last_event_at from user_days
 
 ),
 
 split_dates as (
 
+    -- carts before the train end date are train, from the test start date on
+    -- test, in between gap (see ml_training_windows)
     select
-        last_event_at,
-        -- test: the last ml_cart_test_days closed days; train: up to a gap of
-        -- the label window (in whole days) before them
-        date_sub(last_closed_date, {{ test_days }}) as last_gap_date,
-        date_sub(last_closed_date, {{ test_days }} + cast(ceil({{ label_hours }} / 24.0) as int))
-            as last_train_date
-    from bounds
+        last_event.last_event_at,
+        max(case when training_windows.split = 'train' then training_windows.end_date end) as train_end_date,
+        max(case when training_windows.split = 'test' then training_windows.start_date end) as test_start_date
+    from training_windows
+    cross join last_event
+    group by last_event.last_event_at
 
 ),
 
@@ -111,8 +120,8 @@ assigned as (
         case
             when unix_timestamp(labelled.cart_at) + {{ label_seconds }} > unix_timestamp(split_dates.last_event_at)
                 then case when labelled.purchased_in_window = 0 then 'open' end
-            when labelled.cart_date > split_dates.last_gap_date then 'test'
-            when labelled.cart_date <= split_dates.last_train_date then 'train'
+            when labelled.cart_date >= split_dates.test_start_date then 'test'
+            when labelled.cart_date < split_dates.train_end_date then 'train'
             else 'gap'
         end as split
     from labelled

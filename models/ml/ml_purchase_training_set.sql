@@ -1,35 +1,17 @@
+{{ config(materialized='view') }}
+
 {#-
   User purchase propensity: one row per (user, split). Features come only from
   events in [feature_start_date, feature_end_date); the label is a purchase in
   [label_start_date, label_end_date), which starts where the features end.
-
-    test        features: the F days before the last L days; label: the last L days
-    train       the same windows moved back by L days (its label window ends
-                where the test label window starts)
-                (test and train only when the data covers their feature
-                window: a window cut short by the first event date would
-                count less activity than its length promises; without them
-                the task is skipped, with that reason, in ml_model_metrics)
-    score       features: the last F days; no label yet (what predictions use)
-    same_window features and label over the whole period: the original study's
-                setup, reported for comparison, not a forecast
-    rolling_<k>_test, rolling_<k>_train
-                rolling-origin fold k (k = 2 .. ml_rolling_origin_folds): the
-                test and train windows moved back (k - 1) x
-                ml_rolling_origin_step_days days; a fold is left out when its
-                train features would start before the first event date
-                (fold 1 is test/train itself)
+  The splits and their windows (train, test, the rolling-origin folds, score,
+  same_window) are the purchase_propensity rows of ml_training_windows.
 
   Features are sums over the user's rows in fct_user_daily_activity within the
   feature window. Every feature except `purchases` and `purchase_value` is
   computed from non-purchase events, so in the same window only those two
   carry the label (and the ml package drops them there).
 -#}
-
-{%- set feature_days = var('ml_feature_window_days') %}
-{%- set label_days = var('ml_label_window_days') %}
-{%- set folds = var('ml_rolling_origin_folds') | int %}
-{%- set step_days = var('ml_rolling_origin_step_days') | int %}
 
 with user_days as (
 
@@ -52,64 +34,28 @@ with user_days as (
 
 ),
 
-bounds as (
+training_windows as (
 
     select
-        min(event_date) as first_date,
-        date_add(max(event_date), 1) as end_date
-    from user_days
+        split,
+        start_date,
+        feature_end_date,
+        label_start_date,
+        end_date
+    from {{ ref('ml_training_windows') }}
+    where task = 'purchase_propensity'
 
 ),
 
 windows as (
 
     select
-        'test' as split,
-        date_sub(end_date, {{ label_days }} + {{ feature_days }}) as feature_start_date,
-        date_sub(end_date, {{ label_days }}) as feature_end_date,
-        date_sub(end_date, {{ label_days }}) as label_start_date,
-        end_date as label_end_date
-    from bounds
-    where date_sub(end_date, {{ label_days }} + {{ feature_days }}) >= first_date
-    union all
-    select
-        'train' as split,
-        date_sub(end_date, 2 * {{ label_days }} + {{ feature_days }}) as feature_start_date,
-        date_sub(end_date, 2 * {{ label_days }}) as feature_end_date,
-        date_sub(end_date, 2 * {{ label_days }}) as label_start_date,
-        date_sub(end_date, {{ label_days }}) as label_end_date
-    from bounds
-    where date_sub(end_date, 2 * {{ label_days }} + {{ feature_days }}) >= first_date
-    union all
-    select
-        'score' as split,
-        date_sub(end_date, {{ feature_days }}) as feature_start_date,
-        end_date as feature_end_date,
-        cast(null as date) as label_start_date,
-        cast(null as date) as label_end_date
-    from bounds
-    union all
-    select
-        'same_window' as split,
-        first_date as feature_start_date,
-        end_date as feature_end_date,
-        first_date as label_start_date,
-        end_date as label_end_date
-    from bounds
-    {%- for fold in range(2, folds + 1) %}
-    {%- set shift = (fold - 1) * step_days %}
-    {%- for part, offset in [('test', 0), ('train', label_days)] %}
-    union all
-    select
-        'rolling_{{ fold }}_{{ part }}' as split,
-        date_sub(end_date, {{ label_days }} + {{ feature_days }} + {{ offset + shift }}) as feature_start_date,
-        date_sub(end_date, {{ label_days }} + {{ offset + shift }}) as feature_end_date,
-        date_sub(end_date, {{ label_days }} + {{ offset + shift }}) as label_start_date,
-        date_sub(end_date, {{ offset + shift }}) as label_end_date
-    from bounds
-    where date_sub(end_date, 2 * {{ label_days }} + {{ feature_days }} + {{ shift }}) >= first_date
-    {%- endfor %}
-    {%- endfor %}
+        split,
+        start_date as feature_start_date,
+        feature_end_date,
+        label_start_date,
+        case when label_start_date is not null then end_date end as label_end_date
+    from training_windows
 
 ),
 

@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 {#-
   The rolling-origin folds of ml_model_metrics summarised per task and model,
   next to the single forecast figure: how much a model's quality moves from

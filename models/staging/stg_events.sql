@@ -1,22 +1,16 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='insert_overwrite',
-        partition_by=['event_date'],
-    )
-}}
+{{ config(materialized='view') }}
 
 {#-
   One row per distinct valid event. Exact duplicate rows (same nine fields)
   collapse into one row whose `source_row_count` says how many raw rows it
   stands for, so raw rows = sum(source_row_count) + quarantined rows.
 
-  Incremental runs rebuild only the event dates that lines loaded since the
-  last run touch, from the parsed lines of every file (never from raw text
-  again), so a date spread over an old and a new file is recomputed whole.
+  A view over the parsed lines, as staging is in the house style: fct_events
+  reads it for the dates it rebuilds (a filter on event_date reaches the
+  parsed lines below the de-duplication), so the events are written once,
+  as the fact, instead of a second time here. A date spread over an old and
+  a new file is de-duplicated whole, from the lines of every file.
 -#}
-
-{%- set dates = dates_to_rebuild(ref('base_rees46__event_lines')) %}
 
 with event_lines as (
 
@@ -33,9 +27,7 @@ with event_lines as (
         source_file,
         event_date
     from {{ ref('base_rees46__event_lines') }}
-    where
-        quarantine_reason is null
-        and {{ in_dates('event_date', dates) }}
+    where quarantine_reason is null
 
 ),
 
@@ -95,8 +87,6 @@ final as (
         user_session,
         source_file,
         source_row_count,
-        {{ load_stamp() }} as loaded_at,
-        -- partition column last: Spark stores partition columns at the end
         event_date
     from deduplicated
 

@@ -9,6 +9,7 @@ with signal=False the label is an independent coin flip.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 
@@ -69,8 +70,13 @@ def _purchase_features(rng: np.random.Generator, z: np.ndarray, purchases: np.nd
     }
 
 
-def make_purchase_frame(n_users: int = 1500, signal: bool = True, seed: int = 0) -> pd.DataFrame:
-    """One row per (user, split) for train/test/same_window/score.
+def make_purchase_frame(
+    n_users: int = 1500, signal: bool = True, seed: int = 0, rolling_folds: int = 1, step_days: int = 7
+) -> pd.DataFrame:
+    """One row per (user, split) for train/test/same_window/score, and with
+    rolling_folds > 1 the rolling-origin splits rolling_<k>_train/test: the
+    train and test windows moved back (k - 1) x step_days days, as
+    ml_training_windows defines them (fresh features and labels).
 
     same_window rows follow the published study: `purchased` = (purchases > 0)
     in the same window, so `purchases`/`purchase_value` carry the label. With
@@ -79,8 +85,13 @@ def make_purchase_frame(n_users: int = 1500, signal: bool = True, seed: int = 0)
     rng = np.random.default_rng(seed)
     z = rng.normal(size=n_users)
     user_ids = np.arange(1_000_000, 1_000_000 + n_users, dtype="int64")
+    windows = list(PURCHASE_WINDOWS)
+    for fold in range(2, rolling_folds + 1):  # appended last: the splits above keep their draws
+        shift = dt.timedelta(days=(fold - 1) * step_days)
+        for split, fs, fe, ls, le in PURCHASE_WINDOWS[:2]:  # train, test
+            windows.append((f"rolling_{fold}_{split}", fs - shift, fe - shift, ls - shift, le - shift))
     parts = []
-    for split, fs, fe, ls, le in PURCHASE_WINDOWS:
+    for split, fs, fe, ls, le in windows:
         if split == "same_window":
             label = rng.binomial(1, _sigmoid(-1.0 + 1.5 * z) if signal else np.full(n_users, 0.3))
             purchases = label * (1 + rng.poisson(1.0, n_users))
@@ -175,3 +186,113 @@ def mann_whitney_auc(y: np.ndarray, p: np.ndarray) -> float:
         i = j + 1
     n_pos, n_neg = (y == 1).sum(), (y == 0).sum()
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# --- ml_training_windows rows for the synthetic frames --------------------------
+
+WINDOW_COLUMNS = [
+    "task", "split", "fold", "start_date", "feature_end_date", "label_start_date", "end_date", "data_end_date",
+    "definition_hash",
+]  # fmt: skip
+WINDOWS_DDL = (
+    "task string, split string, fold bigint, start_date date, feature_end_date date, label_start_date date, "
+    "end_date date, data_end_date date, definition_hash string"
+)
+_ROLLING = re.compile(r"^rolling_(\d+)_(train|test)$")
+
+
+def _fold_of(split: str) -> int | None:
+    """The rolling-origin fold a split name belongs to (train/test: fold 1)."""
+    if split in ("train", "test"):
+        return 1
+    match = _ROLLING.match(split)
+    return int(match.group(1)) if match else None
+
+
+def _present(value: object) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def purchase_windows(frame: pd.DataFrame, definition_hash: str = "purchase-definition") -> pd.DataFrame:
+    """The purchase_propensity rows of ml_training_windows that `frame` was
+    cut by: one row per split, its dates read from its rows (start = feature
+    start, end = label end, or feature end without a label), fold 1 for
+    train/test, k for rolling_<k>_*, none for score and same_window; the
+    data end date is the day after the last day any window covers."""
+    columns = ["split", "feature_start_date", "feature_end_date", "label_start_date", "label_end_date"]
+    per_split = frame[columns].drop_duplicates()
+    if per_split["split"].duplicated().any():
+        raise ValueError("a purchase split with more than one window")
+    rows = []
+    for w in per_split.itertuples(index=False):
+        rows.append({
+            "task": "purchase_propensity", "split": w.split, "fold": _fold_of(w.split),
+            "start_date": w.feature_start_date, "feature_end_date": w.feature_end_date,
+            "label_start_date": w.label_start_date if _present(w.label_start_date) else None,
+            "end_date": w.label_end_date if _present(w.label_end_date) else w.feature_end_date,
+        })  # fmt: skip
+    out = pd.DataFrame(rows).astype({"fold": "Int64"})
+    out["data_end_date"] = max(out["end_date"])
+    out["definition_hash"] = definition_hash
+    return out[WINDOW_COLUMNS]
+
+
+def cart_windows(
+    frame: pd.DataFrame, folds: int = 3, step_days: int = 1, definition_hash: str = "cart-definition"
+) -> pd.DataFrame:
+    """The cart_conversion rows of ml_training_windows for a cart frame, as
+    the SQL derives them, from the frame's own dates: C = the day after the
+    last test cart (every label window closed), T = the test days, the gap =
+    the days between the last train cart and the first test cart. Fold k
+    (shift s = (k - 1) x step_days): test [C - T - s, C - s), train
+    [first cart date, C - T - gap - s); a window is kept only when it starts
+    on or after the first date and is not empty."""
+    split = frame["split"].astype(str)
+    dates = pd.to_datetime(frame["cart_date"]).dt.date
+    one_day = dt.timedelta(days=1)
+    first_date, data_end = dates.min(), dates.max() + one_day
+    test_dates, train_dates = dates[split == "test"], dates[split == "train"]
+    closed_end = test_dates.max() + one_day
+    test_days = (closed_end - test_dates.min()).days
+    gap_days = (test_dates.min() - (train_dates.max() + one_day)).days
+    rows = []
+    for fold in range(1, folds + 1):
+        shift = dt.timedelta(days=(fold - 1) * step_days)
+        parts = {
+            "test": (closed_end - dt.timedelta(days=test_days) - shift, closed_end - shift),
+            "train": (first_date, closed_end - dt.timedelta(days=test_days + gap_days) - shift),
+        }
+        for part, (start, end) in parts.items():
+            if start >= first_date and end > start:
+                name = part if fold == 1 else f"rolling_{fold}_{part}"
+                rows.append({"task": "cart_conversion", "split": name, "fold": fold, "start_date": start,
+                             "feature_end_date": None, "label_start_date": None, "end_date": end})
+    out = pd.DataFrame(rows, columns=WINDOW_COLUMNS).astype({"fold": "Int64"})
+    out["data_end_date"] = data_end
+    out["definition_hash"] = definition_hash
+    return out
+
+
+def windows_for(task: str, frame: pd.DataFrame, **kwargs: object) -> pd.DataFrame:
+    """The task's ml_training_windows rows for a synthetic training frame."""
+    if task == "purchase_propensity":
+        return purchase_windows(frame, **kwargs)
+    return cart_windows(frame, **kwargs)
+
+
+def model_metrics_view(table: pd.DataFrame) -> pd.DataFrame:
+    """What the SQL view ml_model_metrics makes of ml_training_runs rows:
+    the metrics records of each task's latest run, one row per task, model,
+    evaluation, fold and model version, a column per measure (numbers from
+    `value`, strings and dates from `text`)."""
+    latest = table.groupby("task")["run_id"].transform("max")
+    metrics = table.loc[(table["run_id"] == latest) & (table["record"] == "metrics")]
+    keys = ["task", "model", "evaluation", "fold", "model_version", "trained_at"]
+    records = []
+    for key, part in metrics.groupby([metrics[k].astype(str) for k in keys], sort=True):
+        first = part.iloc[0]
+        record = {k: (None if not _present(first[k]) else first[k]) for k in keys}
+        for row in part.itertuples(index=False):
+            record[row.measure] = row.value if _present(row.value) else (row.text if _present(row.text) else None)
+        records.append(record)
+    return pd.DataFrame(records)

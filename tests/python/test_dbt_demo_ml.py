@@ -66,18 +66,22 @@ def test_no_label_derived_feature_is_used(demo):
     features = {row[0] for row in demo.sql("select distinct feature from {s}_ml.ml_feature_importance")}
     assert features, "no feature importance rows"
     assert not [f for f in features if is_leaky(f.split("=")[0])]
-    # same-window models must not see the purchases that are their label
-    metadata = [json.loads(p.read_text()) for p in Path(_model_dir(demo)).rglob("*same_window*.json")]
-    assert metadata, "no saved same_window model metadata"
-    for meta in metadata:
-        names = set(meta.get("numeric_features", [])) | set(meta.get("categorical_features", []))
-        assert names and not names & {"purchases", "purchase_value", "purchased"}
 
 
-def _model_dir(demo) -> str:
+def test_the_scoring_models_are_saved_per_schema_under_their_versions(demo):
     import os
 
-    return os.path.join(os.environ["REES46_WAREHOUSE_DIR"], "ml_models")
+    from ml import persist
+
+    folder = Path(os.environ["REES46_WAREHOUSE_DIR"]) / "ml_models" / f"{demo.schema}_ml"
+    forecast = demo.frame("select task, model, model_version from {s}_ml.ml_model_metrics"
+                          " where evaluation = 'forecast' and task != 'product_recommendation'")
+    assert len(forecast) == 6
+    for row in forecast.itertuples():
+        fitted = persist.load_model(folder, row.task, row.model, row.model_version)
+        assert fitted.model_version == row.model_version and fitted.evaluation == "forecast"
+    # only forecast models are saved: the same-window ones never score
+    assert not list(folder.rglob("*same_window*"))
 
 
 def test_training_sets_carry_no_future_information(demo):
@@ -116,19 +120,6 @@ def test_predictions_cover_every_scored_user_with_probabilities(demo):
         " (select count(*) from {s}_ml.ml_cart_predictions)"
     )[0]
     assert cart_scores == open_carts > 0
-
-
-def test_reuse_mode_keeps_the_saved_models(demo, metrics, folds):
-    before = {key: row["model_version"] for key, row in metrics.items()}
-    before_folds = folds.set_index(["task", "model", "fold"])["auc_roc"].sort_index()
-    demo.dbt("run", "--select", "ml_model_metrics", vars={"ml_retrain": False})
-    after = demo.frame("select * from {s}_ml.ml_model_metrics where task != 'product_recommendation'")
-    assert set(after["status"]) == {"reused"}
-    rows = after[after.evaluation != "rolling_origin"]
-    assert {(r.task, r.evaluation, r.model): r.model_version for r in rows.itertuples()} == before
-    # the folds' figures were saved with the forecast models and come back unchanged
-    again = after[after.evaluation == "rolling_origin"].set_index(["task", "model", "fold"])["auc_roc"].sort_index()
-    assert again.equals(before_folds)
 
 
 def test_rolling_origin_gives_at_least_three_folds_per_task_and_model(folds, metrics):
@@ -192,13 +183,20 @@ def test_roc_curves_enclose_the_reported_auc(demo, metrics):
 
 
 def test_the_recommenders_rows_join_the_model_metrics(demo):
-    columns = ["task", "model", "evaluation", "k", "precision_at_k", "recall_at_k", "ndcg_at_k", "n_test",
-               "model_version"]
-    joined = demo.frame(f"select {', '.join(columns)}, status, auc_roc from {{s}}_ml.ml_model_metrics "
+    joined = demo.frame("select model, status, auc_roc, ndcg_at_k, k from {s}_ml.ml_model_metrics "
                         "where task = 'product_recommendation'")
-    own = demo.frame(f"select {', '.join(columns)} from {{s}}_ml.ml_recommendation_metrics")
-    key = ["model"]
-    assert joined[columns].sort_values(key).reset_index(drop=True).equals(own.sort_values(key).reset_index(drop=True))
-    assert set(joined.status) == {"trained"} and joined.auc_roc.isna().all()
+    assert set(joined.model) == {"als", "popularity", "recently_viewed"}
+    assert set(joined.status) == {"trained"} and joined.auc_roc.isna().all() and set(joined.k) == {10}
     ndcg = joined.set_index("model")["ndcg_at_k"]
     assert ndcg["als"] > ndcg["popularity"] and ndcg["als"] > ndcg["recently_viewed"]
+
+
+def test_every_metric_of_the_training_run_reads_back_from_the_long_table(demo, metrics):
+    """ml_model_metrics is a pivot of ml_training_runs: each figure is one long row."""
+    long = demo.frame("select task, model, evaluation, measure, value from {s}_ml.ml_training_runs"
+                      " where record = 'metrics' and fold is null and value is not null")
+    assert len(long) > 100
+    for row in long.itertuples():
+        key = (row.task, row.evaluation, row.model)
+        if key in metrics and row.measure in metrics[key]:
+            assert math.isclose(float(metrics[key][row.measure]), row.value, rel_tol=1e-12), (key, row.measure)

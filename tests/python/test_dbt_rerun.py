@@ -1,8 +1,8 @@
 """A second run with no new data, on the demo build: while it rebuilds, a
 reader in another Spark session (as an analyst on the Thrift server) queries a
 mart in a loop and never finds it missing or half-written; afterwards every
-table is identical to before (`EXCEPT ALL` both ways), and with
-`ml_retrain: false` the predictions and the model versions are unchanged."""
+table is identical to before (`EXCEPT ALL` both ways): no training is due, so
+the predictions, the recommendations and the model versions are unchanged."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from dbt_harness import DbtScenario, spark
 pytestmark = pytest.mark.dbt
 
 READ_MART = "mart_user_rfm"  # a table model: rebuilt in full by every run
-# Outputs whose rows say how the run went rather than what the data holds:
-# ml_model_metrics says 'reused' instead of 'trained' (its model versions are
-# compared below); the recommender refits ALS on every run.
-RUN_STAMPS = {"scored_at"}
-RUN_DEPENDENT = {"ml_model_metrics", "ml_product_recommendations", "ml_recommendation_metrics"}
+# Columns that say how the run went rather than what the data holds: when it
+# scored or recommended, and ml_model_metrics' status ('reused' instead of
+# 'trained'; its model versions are compared below).
+RUN_STAMPS = {"scored_at", "recommended_at", "status"}
 
 
 def relations(scenario: DbtScenario) -> list[str]:
@@ -33,17 +32,17 @@ def relations(scenario: DbtScenario) -> list[str]:
 
 @pytest.fixture(scope="module")
 def rerun(demo):
-    """Snapshots of every table, a second `dbt run` (models reused) with a
+    """Snapshots of every table, a second `dbt run` (nothing due for training) with a
     reader polling a mart meanwhile, and what the reader saw."""
     names = relations(demo)
     before = {name: spark().table(name).localCheckpoint() for name in names}
-    versions = demo.frame("select task, evaluation, model, model_version from {s}_ml.ml_model_metrics")
+    versions = demo.frame("select task, evaluation, model, fold, model_version from {s}_ml.ml_model_metrics")
     reader = spark().newSession()
     outcome: dict = {"errors": []}
 
     def run() -> None:
         try:
-            demo.dbt("run", vars={"ml_retrain": False})
+            demo.dbt("run")
         except BaseException as error:  # reported by the tests
             outcome["errors"].append(error)
 
@@ -74,8 +73,6 @@ def test_every_table_is_identical_after_a_run_without_new_data(rerun, demo):
     assert relations(demo) == rerun["names"]
     differences = []
     for name, before in rerun["before"].items():
-        if name.split(".")[1] in RUN_DEPENDENT:
-            continue
         after = spark().table(name)
         # when a row was scored is the run's own stamp; what was scored must not move
         stamp = [column for column in after.columns if column in RUN_STAMPS]
@@ -88,10 +85,10 @@ def test_every_table_is_identical_after_a_run_without_new_data(rerun, demo):
 
 
 def test_reused_models_keep_their_versions(rerun, demo):
-    after = demo.frame("select task, evaluation, model, model_version, status from {s}_ml.ml_model_metrics "
+    after = demo.frame("select task, evaluation, model, fold, model_version, status from {s}_ml.ml_model_metrics "
                        "where task != 'product_recommendation'")
     assert set(after["status"]) == {"reused"}
-    key = ["task", "evaluation", "model"]
+    key = ["task", "evaluation", "model", "fold"]
     before = rerun["versions"][rerun["versions"].task != "product_recommendation"]
     assert (after.drop(columns="status").sort_values(key).reset_index(drop=True)
             .equals(before.sort_values(key).reset_index(drop=True)))

@@ -8,17 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from ml_fixtures import make_purchase_frame
+from ml_fixtures import make_cart_frame, make_purchase_frame, windows_for
 
-from ml import dbt_bridge, spark_io
-from ml.evaluate import METRIC_COLUMNS
-from ml.outputs import MODEL_METRICS
-from ml.pipeline import train_or_load
+from ml import dbt_bridge, recommend, runs, spark_io
+from ml.pipeline import save_models, train_task
+from ml.settings import Settings
 from ml.tasks import CART_TASK, PURCHASE_TASK
 
 
 def counts_of(frame: pd.DataFrame) -> dict:
-    """split -> {label: rows}, as dbt_bridge.label_counts computes it in Spark."""
+    """split -> {label: rows}, as spark_io.label_counts computes it in Spark."""
     counts: dict = {}
     for (split, label), n in frame.groupby(["split", "purchased"], dropna=False).size().items():
         counts.setdefault(split, {})[label] = int(n)
@@ -42,24 +41,34 @@ def test_untrainable_reasons_name_the_missing_split_or_class(counts, expected):
     assert expected in dbt_bridge.untrainable_reason(CART_TASK, counts)
 
 
-def test_skipped_tasks_get_one_null_row_per_model_with_the_reason():
-    frame = dbt_bridge.metrics_rows({PURCHASE_TASK: "no train rows", CART_TASK: "no test rows"})
-    assert list(frame.columns) == MODEL_METRICS.columns
-    assert set(METRIC_COLUMNS) | {"status"} <= set(MODEL_METRICS.columns)
-    assert len(frame) == 6
-    assert set(frame["status"]) == {"skipped: no train rows", "skipped: no test rows"}
-    assert frame["auc_roc"].isna().all()
+def test_saved_artifacts_are_checked_per_task_and_need_every_model_of_the_latest_run(tmp_path: Path):
+    frame = make_cart_frame(600, seed=23)
+    settings = Settings(models=("baseline", "logistic_regression"), lr_C_grid=(1.0,))
+    result = train_task(CART_TASK, frame, windows_for(CART_TASK, frame), settings)
+    save_models(result, tmp_path)
+    versions = tuple(sorted((m.model, m.model_version) for m in result.models.values()))
+    previous = runs.PreviousRun("r", dt.date(2019, 11, 3), "fp", versions, trained=True)
+    assert dbt_bridge._artifacts_saved(tmp_path, CART_TASK, previous)
+    assert not dbt_bridge._artifacts_saved(tmp_path, CART_TASK, None)  # nothing was ever trained
+    # the same versions under another task's folder are not this task's models
+    assert not dbt_bridge._artifacts_saved(tmp_path, PURCHASE_TASK, previous)
+    # one model's metadata gone: the set is incomplete
+    (tmp_path / CART_TASK / "logistic_regression" / f"{result.get('logistic_regression').model_version}.json").unlink()
+    assert not dbt_bridge._artifacts_saved(tmp_path, CART_TASK, previous)
 
 
-def test_training_frame_is_only_built_when_a_model_is_trained(tmp_path: Path):
-    frame = make_purchase_frame(400)
-    first = train_or_load(PURCHASE_TASK, lambda: frame, tmp_path, retrain=True)
-
-    def must_not_be_called() -> pd.DataFrame:
-        raise AssertionError("training table converted although saved models exist")
-
-    reused = train_or_load(PURCHASE_TASK, must_not_be_called, tmp_path, retrain=False)
-    assert reused.reused and reused.model_versions == first.model_versions
+def test_the_recommenders_saved_artifacts_are_the_als_factors(tmp_path: Path):
+    versions = (("als", "r-als-1"), ("popularity", "r-pop-1"), ("recently_viewed", "r-rv-1"))
+    previous = runs.PreviousRun("r", dt.date(2019, 11, 3), "fp", versions, trained=True)
+    task = dbt_bridge.RECOMMENDATION_TASK
+    assert not dbt_bridge._artifacts_saved(tmp_path, task, previous)
+    folder = Path(recommend.factors_path(tmp_path, "r-als-1"))
+    folder.mkdir(parents=True)
+    assert not dbt_bridge._artifacts_saved(tmp_path, task, previous)  # a save that did not finish
+    (folder / "saved.json").write_text("{}")
+    assert dbt_bridge._artifacts_saved(tmp_path, task, previous)  # the baselines have nothing to save
+    without_als = runs.PreviousRun("r", dt.date(2019, 11, 3), "fp", versions[1:], trained=True)
+    assert dbt_bridge._artifacts_saved(tmp_path / "empty", task, without_als)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("True", True), ("false", False), (True, True), ("1", True), ("None", False)])
@@ -67,10 +76,21 @@ def test_config_flags_rendered_from_vars(value, expected):
     assert dbt_bridge.flag(value) is expected
 
 
-def test_model_dir_defaults_under_the_warehouse(monkeypatch, tmp_path: Path):
+def test_ml_vars_come_as_json_or_as_a_dict():
+    rendered = '{"ml_retrain": "False", "ml_retrain_every_days": "7", "ml_model_dir": "None"}'
+    assert dbt_bridge.ml_vars(rendered) == {"ml_retrain": "False", "ml_retrain_every_days": "7", "ml_model_dir": "None"}
+    assert dbt_bridge.ml_vars({"rec_top_n": 5}) == {"rec_top_n": 5}
+    assert dbt_bridge.ml_vars(None) == dbt_bridge.ml_vars("None") == dbt_bridge.ml_vars("") == {}
+
+
+def test_model_dir_is_one_folder_per_schema_under_the_warehouse(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("REES46_WAREHOUSE_DIR", str(tmp_path))
-    assert dbt_bridge.model_dir("None") == tmp_path / "ml_models"
-    assert dbt_bridge.model_dir(str(tmp_path / "elsewhere")) == tmp_path / "elsewhere"
+    root = tmp_path.resolve()
+    assert dbt_bridge.model_dir("None", "dev_ml") == root / "ml_models" / "dev_ml"
+    assert dbt_bridge.model_dir(None, "ci_ml") == root / "ml_models" / "ci_ml"
+    assert dbt_bridge.model_dir(str(tmp_path / "elsewhere"), "dev_ml") == root / "elsewhere" / "dev_ml"
+    # two schemas on one warehouse never share a folder
+    assert dbt_bridge.model_dir("None", "a_ml") != dbt_bridge.model_dir("None", "b_ml")
 
 
 def test_result_frames_are_coerced_to_their_declared_types_before_arrow():

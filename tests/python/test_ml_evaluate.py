@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from ml_fixtures import make_cart_frame, mann_whitney_auc
+from ml_fixtures import cart_windows, make_cart_frame, mann_whitney_auc
 
 from ml.evaluate import IMPORTANCE_COLUMNS, compute_metrics, feature_importance
 from ml.pipeline import train_task
@@ -72,7 +72,8 @@ def test_undefined_precision_and_empty_test_set_are_nan() -> None:
 
 @pytest.fixture(scope="module")
 def cart_result():
-    return train_task(CART_TASK, make_cart_frame(seed=3), Settings(xgb_n_estimators=150))
+    frame = make_cart_frame(seed=3)
+    return train_task(CART_TASK, frame, cart_windows(frame), Settings(xgb_n_estimators=150))
 
 
 def test_importance_is_tidy_and_ranked(cart_result) -> None:

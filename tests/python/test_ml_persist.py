@@ -1,4 +1,5 @@
-"""Persistence round trip, registry and train_or_load reuse."""
+"""Persistence: saving the forecast models, loading one by its version, and
+refusing artifacts that are missing, tampered with or of an older format."""
 
 from __future__ import annotations
 
@@ -8,97 +9,108 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from ml_fixtures import make_cart_frame, make_purchase_frame
+from ml_fixtures import make_cart_frame, make_purchase_frame, windows_for
 
-import ml.pipeline
-from ml.persist import list_models, load_latest, load_model
-from ml.pipeline import metrics_frame, train_or_load
+from ml import persist
+from ml.persist import FORMAT_VERSION, MissingModelError, is_saved, load_model, model_path
+from ml.pipeline import TaskResult, save_models, train_task
 from ml.settings import Settings
 from ml.tasks import CART_TASK, FORECAST, PURCHASE_TASK, SAME_WINDOW, feature_columns
 
-FAST = Settings(xgb_n_estimators=100)
+FAST = Settings(xgb_n_estimators=40, xgb_grid=((6, 0.05), (3, 0.1)), lr_C_grid=(0.1, 1.0), xgb_n_jobs=1)
 FRAMES = {PURCHASE_TASK: lambda: make_purchase_frame(n_users=800, seed=21), CART_TASK: lambda: make_cart_frame(1500, seed=22)}
 SCORE_SPLIT = {PURCHASE_TASK: "score", CART_TASK: "open"}
 
 
+def trained(task: str, settings: Settings = FAST) -> tuple[pd.DataFrame, TaskResult]:
+    frame = FRAMES[task]()
+    return frame, train_task(task, frame, windows_for(task, frame), settings)
+
+
 @pytest.mark.parametrize("task", [PURCHASE_TASK, CART_TASK])
 def test_round_trip_gives_identical_predictions_and_full_metadata(tmp_path: Path, task: str) -> None:
-    frame = FRAMES[task]()
-    result = train_or_load(task, frame, tmp_path, retrain=True, settings=FAST)
+    frame, result = trained(task)
+    save_models(result, tmp_path)
     rows = frame[frame.split == SCORE_SPLIT[task]]
-    for (model, evaluation), fitted in result.models.items():
-        loaded = load_latest(tmp_path, task, model, evaluation)
-        assert loaded is not None and loaded.model_version == fitted.model_version
+    forecast = {(m, e): f for (m, e), f in result.models.items() if e == FORECAST}
+    assert len(forecast) == len(FAST.models)
+    for (model, evaluation), fitted in forecast.items():
+        loaded = load_model(tmp_path, task, model, fitted.model_version)
+        assert loaded.model_version == fitted.model_version
+        assert (loaded.task, loaded.model, loaded.evaluation) == (task, model, evaluation)
         np.testing.assert_array_equal(loaded.predict_proba(rows), fitted.predict_proba(rows))
         assert loaded.features == feature_columns(task, evaluation)
         assert loaded.window == fitted.window
-        assert loaded.metrics["auc_roc"] == pytest.approx(fitted.metrics["auc_roc"], nan_ok=True)
+        assert loaded.threshold == fitted.threshold and loaded.trained_at == fitted.trained_at
+        assert loaded.parameters == json.loads(fitted.metrics["parameters"])
 
-        meta = json.loads((tmp_path / task / model / f"{fitted.model_version}.json").read_text())
+        meta_path = tmp_path / task / model / f"{fitted.model_version}.json"
+        assert model_path(tmp_path, task, model, fitted.model_version) == meta_path
+        meta = json.loads(meta_path.read_text())
         assert meta["features"] == feature_columns(task, evaluation)
         assert {"scikit-learn", "xgboost", "pandas", "numpy"} <= set(meta["library_versions"])
         assert meta["task"] == task and meta["model"] == model and meta["evaluation"] == evaluation
         assert set(meta["training_window"]) == {"train_start", "train_end", "test_start", "test_end"}
         assert meta["trained_at"].endswith("+00:00")
-        assert meta["metrics"]["n_test"] == fitted.metrics["n_test"]
-    registry = list_models(tmp_path)
-    assert len(registry) == len(result.models) and set(registry["task"]) == {task}
+        assert meta["format_version"] == FORMAT_VERSION
+        # metrics and diagnostics live in ml_training_runs, not beside the model
+        assert not {"metrics", "diagnostics"} & set(meta)
+    # only the forecast models are saved: one artifact and one metadata file each
+    assert len(list(tmp_path.rglob("*.joblib"))) == len(list(tmp_path.rglob("*.json"))) == len(forecast)
+    for (model, evaluation), fitted in result.models.items():
+        assert is_saved(tmp_path, task, model, fitted.model_version) == (evaluation == FORECAST)
+    if task == PURCHASE_TASK:  # the same-window models exist but are not forecasts: never saved
+        assert {e for _, e in result.models} == {FORECAST, SAME_WINDOW}
 
 
-def test_retrain_false_reuses_saved_models_without_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_are_found_by_version_never_as_the_newest_file(tmp_path: Path) -> None:
     frame = FRAMES[CART_TASK]()
-    first = train_or_load(CART_TASK, frame, tmp_path, retrain=False, settings=FAST)  # empty dir: trains
-    assert not first.reused and len(list_models(tmp_path)) == 3
-
-    def no_training(*args: object, **kwargs: object) -> None:
-        raise AssertionError("train_task must not run when saved models are reused")
-
-    monkeypatch.setattr(ml.pipeline, "train_task", no_training)
-    second = train_or_load(CART_TASK, frame, tmp_path, retrain=False, settings=FAST)
-    assert second.reused
-    assert second.model_versions == first.model_versions
-    pd.testing.assert_frame_equal(metrics_frame([second]), metrics_frame([first]))
-    pd.testing.assert_frame_equal(second.importance, first.importance)
-    with pytest.raises(AssertionError, match="must not run"):
-        train_or_load(CART_TASK, frame, tmp_path, retrain=True, settings=FAST)
-
-    monkeypatch.undo()
-    third = train_or_load(CART_TASK, frame, tmp_path, retrain=True, settings=FAST)
-    assert not third.reused
-    assert set(third.model_versions.values()).isdisjoint(first.model_versions.values())
-    assert load_latest(tmp_path, CART_TASK, "xgboost").model_version == third.get("xgboost").model_version
-    assert len(list_models(tmp_path)) == 6
+    windows = windows_for(CART_TASK, frame)
+    settings = FAST.replace(models=("baseline", "logistic_regression"))
+    first = train_task(CART_TASK, frame, windows, settings, trained_at=pd.Timestamp("2019-11-01", tz="UTC"))
+    second = train_task(CART_TASK, frame, windows, settings.replace(lr_C=0.01, lr_C_grid=(0.01,)),
+                        trained_at=pd.Timestamp("2019-11-08", tz="UTC"))  # fmt: skip
+    save_models(first, tmp_path)
+    save_models(second, tmp_path)
+    for result in (first, second):
+        fitted = result.get("logistic_regression")
+        loaded = load_model(tmp_path, CART_TASK, "logistic_regression", fitted.model_version)
+        assert loaded.model_version == fitted.model_version
+        assert loaded.parameters["C"] == fitted.parameters["C"]
+    assert first.get("logistic_regression").parameters["C"] != second.get("logistic_regression").parameters["C"]
 
 
-def test_reuse_is_per_task_and_needs_every_forecast_model(tmp_path: Path) -> None:
-    carts = train_or_load(CART_TASK, FRAMES[CART_TASK](), tmp_path, retrain=True, settings=FAST)
-    # No purchase models saved yet -> retrain=False must train the purchase task.
-    purchase = train_or_load(PURCHASE_TASK, FRAMES[PURCHASE_TASK](), tmp_path, retrain=False, settings=FAST)
-    assert not purchase.reused and (SAME_WINDOW in {e for _, e in purchase.models})
-    # Delete one forecast model's metadata -> the saved set is incomplete -> retrain.
-    victim = Path(list_models(tmp_path).query("task == @CART_TASK and model == 'xgboost'")["path"].iloc[0])
-    victim.unlink()
-    again = train_or_load(CART_TASK, FRAMES[CART_TASK](), tmp_path, retrain=False, settings=FAST)
-    assert not again.reused and again.get("xgboost").model_version != carts.get("xgboost").model_version
-
-
-def test_saved_model_with_a_stale_feature_list_is_not_reused(tmp_path: Path) -> None:
-    frame = FRAMES[CART_TASK]()
-    first = train_or_load(CART_TASK, frame, tmp_path, retrain=True, settings=FAST)
-    meta_path = tmp_path / CART_TASK / "logistic_regression" / f"{first.get('logistic_regression').model_version}.json"
-    meta = json.loads(meta_path.read_text())
-    meta["numeric_features"] = meta["numeric_features"][:-1]  # as if the code had changed since
-    meta_path.write_text(json.dumps(meta))
-    second = train_or_load(CART_TASK, frame, tmp_path, retrain=False, settings=FAST)
-    assert not second.reused
-
-
-def test_tampered_artifact_is_rejected_and_missing_model_is_none(tmp_path: Path) -> None:
-    assert load_latest(tmp_path, CART_TASK, "xgboost") is None
-    assert list_models(tmp_path).empty
-    result = train_or_load(CART_TASK, FRAMES[CART_TASK](), tmp_path, retrain=True, settings=Settings(models=("baseline",)))
+def test_tampered_artifact_is_rejected_and_missing_model_is_an_error(tmp_path: Path) -> None:
+    assert not is_saved(tmp_path, CART_TASK, "baseline", "nothing-here")
+    with pytest.raises(MissingModelError, match="ml_retrain"):
+        load_model(tmp_path, CART_TASK, "baseline", "nothing-here")
+    _, result = trained(CART_TASK, Settings(models=("baseline",)))
+    save_models(result, tmp_path)
     version = result.get("baseline", FORECAST).model_version
+    assert is_saved(tmp_path, CART_TASK, "baseline", version)
     artifact = tmp_path / CART_TASK / "baseline" / f"{version}.joblib"
     artifact.write_bytes(artifact.read_bytes() + b"x")
+    assert is_saved(tmp_path, CART_TASK, "baseline", version)  # present; the hash check is at load time
     with pytest.raises(ValueError, match="does not match the hash"):
-        load_model(artifact.with_suffix(".json"))
+        load_model(tmp_path, CART_TASK, "baseline", version)
+    # an artifact without its metadata, or metadata without its artifact, is not a saved model
+    artifact.unlink()
+    assert not is_saved(tmp_path, CART_TASK, "baseline", version)
+    with pytest.raises(MissingModelError):
+        load_model(tmp_path, CART_TASK, "baseline", version)
+
+
+def test_files_of_an_older_format_are_not_loaded(tmp_path: Path) -> None:
+    _, result = trained(CART_TASK, FAST.replace(models=("baseline", "xgboost")))
+    save_models(result, tmp_path)
+    version = result.get("xgboost").model_version
+    assert is_saved(tmp_path, CART_TASK, "xgboost", version)
+    meta_path = model_path(tmp_path, CART_TASK, "xgboost", version)
+    meta = json.loads(meta_path.read_text())
+    meta["format_version"] = FORMAT_VERSION - 1
+    meta_path.write_text(json.dumps(meta))
+    assert not is_saved(tmp_path, CART_TASK, "xgboost", version)
+    with pytest.raises(persist.MissingModelError):
+        load_model(tmp_path, CART_TASK, "xgboost", version)
+    meta_path.write_text("{ not json")  # a torn write of the metadata
+    assert not is_saved(tmp_path, CART_TASK, "xgboost", version)

@@ -55,14 +55,33 @@ def test_perfect_and_empty_lists():
 
 
 def test_settings_reject_nonsense_and_follow_dbt_vars():
-    from ml.recommend_bridge import settings_from
+    from ml.dbt_bridge import recommend_settings
 
     with pytest.raises(ValueError):
         RecommendSettings(top_n=0)
-    chosen = settings_from({"rec_top_n": "5", "ml_label_window_days": "3", "rec_active_days": "None",
-                            "rec_repeat_purchase_min_share": "0.25", "rec_repeat_purchase_min_buyers": None})
+    chosen = recommend_settings({"rec_top_n": "5", "ml_label_window_days": "3", "rec_active_days": "None",
+                                 "rec_repeat_purchase_min_share": "0.25", "rec_repeat_purchase_min_buyers": None})
     assert (chosen.top_n, chosen.k, chosen.test_days, chosen.repeat_min_share) == (5, 5, 3, 0.25)
     assert chosen.active_days == RecommendSettings().active_days
+    assert chosen.repeat_min_buyers == RecommendSettings().repeat_min_buyers
+    assert recommend_settings({}) == RecommendSettings()
+    with pytest.raises(ValueError, match="top_n"):
+        recommend_settings({"rec_top_n": "0"})
+
+
+def test_the_better_baseline_by_ndcg_serves_the_users_als_does_not_know():
+    def current(rows: list[tuple[str, float]]) -> pd.DataFrame:
+        return pd.DataFrame(rows, columns=["model", "ndcg_at_k"])
+
+    assert recommend.best_baseline(current([("als", 0.9), ("popularity", 0.1), ("recently_viewed", 0.2)])) == (
+        "recently_viewed"
+    )
+    assert recommend.best_baseline(current([("popularity", 0.3), ("recently_viewed", 0.2)])) == "popularity"
+    assert recommend.best_baseline(current([("popularity", float("nan")), ("recently_viewed", 0.01)])) == (
+        "recently_viewed"
+    )
+    assert recommend.best_baseline(current([("popularity", 0.2), ("recently_viewed", 0.2)])) == "popularity"  # tie
+    assert recommend.best_baseline(current([("als", 0.5)])) == "popularity"  # no baseline figure
 
 
 # --- dbt: the models on the demo month ----------------------------------------
@@ -112,6 +131,25 @@ def test_recommendations_cover_recently_active_users_with_ranked_lists(demo):
     # the session is in UTC: the instant read back is the build's, whatever the machine's TZ
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     assert abs(now - recommended_at) < dt.timedelta(hours=3)
+
+
+@pytest.mark.dbt
+def test_the_evaluated_als_model_recommends_and_the_better_baseline_serves_the_rest(demo, metrics):
+    rows = demo.frame("select user_id, model, model_version from {s}_ml.ml_product_recommendations")
+    sources = rows.groupby("user_id")["model"].nunique()
+    assert (sources == 1).all(), "every user's list comes from one recommender"
+    baseline = max(["popularity", "recently_viewed"], key=lambda m: (metrics[m]["ndcg_at_k"], m == "popularity"))
+    assert set(rows.model) == {"als", baseline}
+    versions = rows.groupby("model")["model_version"].unique().to_dict()
+    assert list(versions["als"]) == [metrics["als"]["model_version"]]  # the evaluated fit, not a second one
+    # ALS lists go to the users it was trained on (active before the held-out days), the baseline's to the others
+    train_end = metrics["als"]["train_end"]
+    known = {row[0] for row in demo.sql(
+        f"select distinct user_id from {{s}}_marts.fct_user_product_daily where event_date < date'{train_end}'"
+        " and views + 3 * carts + 5 * purchases > 0")}
+    by_source = rows.groupby("model")["user_id"].unique()
+    assert set(by_source["als"]) <= known
+    assert not set(by_source[baseline]) & known
 
 
 # --- Spark: filters and ALS on tiny frames ------------------------------------
@@ -194,14 +232,9 @@ def test_filters_keep_active_products_and_skip_bought_ones_outside_repeat_catego
     assert {(r.user_id, r.product_id, r.rank) for r in viewed} == {(3, 20, 1)}  # product 30 is inactive
 
 
-@pytest.mark.spark
-def test_als_recommends_the_unseen_products_of_the_users_group(spark):
-    """Two groups of 20 users, each browsing 8 of its group's 10 products:
-    with the products a user bought excluded, ALS fills the top 2 with the
-    group's two products the user has not seen, never the other group's."""
-    import random
-
-    rng = random.Random(3)
+def two_groups(rng) -> tuple[list[dict], dict[int, set[int]]]:
+    """Two groups of 20 users, each viewing and buying 8 of its group's 10
+    products on day 0: rows, and each user's two products not seen."""
     rows, unseen = [], {}
     for user in range(40):
         group = [100 + i for i in range(10)] if user < 20 else [200 + i for i in range(10)]
@@ -210,6 +243,18 @@ def test_als_recommends_the_unseen_products_of_the_users_group(spark):
         for product in seen:
             rows.append({"user_id": user, "product_id": product, "views": rng.randint(1, 3),
                          "purchases": 1, "event_date": day(0)})
+    return rows, unseen
+
+
+@pytest.mark.spark
+def test_als_recommends_the_unseen_products_of_the_users_group(spark):
+    """Two groups of 20 users, each browsing 8 of its group's 10 products:
+    with the products a user bought excluded, ALS fills the top 2 with the
+    group's two products the user has not seen, never the other group's."""
+    import random
+
+    rng = random.Random(3)
+    rows, unseen = two_groups(rng)
     daily = daily_frame(spark, rows)
     settings = RecommendSettings(rank=2, max_iter=10, reg_param=0.1, blocks=2)
     train = recommend.interactions(daily, settings)
@@ -217,9 +262,56 @@ def test_als_recommends_the_unseen_products_of_the_users_group(spark):
     filters = Filters(candidates=daily.select("product_id").distinct(),
                       excluded=daily.select("user_id", "product_id").distinct())
     users = daily.select("user_id").distinct()
-    ranked = recommend.als_recommendations(model, users, filters, n=2, chunk_cells=30).toPandas()
+    ranked = recommend.als_recommendations(model.userFactors, model.itemFactors, users, filters, n=2,
+                                           chunk_cells=30).toPandas()
     assert len(ranked) == 80 and set(ranked["rank"]) == {1, 2}
     got = ranked.groupby("user_id")["product_id"].apply(set).to_dict()
     assert got == unseen
     first = ranked.sort_values(["user_id", "rank"]).groupby("user_id")["score"].apply(list)
     assert all(scores[0] >= scores[1] for scores in first)
+
+
+@pytest.mark.spark
+def test_trained_als_factors_are_saved_and_recommend_for_the_users_they_know(spark, tmp_path):
+    """ALS fitted once on the train days and evaluated on the held-out days;
+    its saved factors then make the lists of the users it knows, and the
+    better baseline those of a user it has never seen."""
+    import random
+
+    rng = random.Random(3)
+    rows, unseen = two_groups(rng)
+    # held-out days: every user carts one of the two products it has not seen
+    carted = {user: min(products) for user, products in unseen.items()}
+    rows += [{"user_id": u, "product_id": p, "carts": 1, "event_date": day(8)} for u, p in carted.items()]
+    rows.append({"user_id": 99, "product_id": 105, "views": 1, "event_date": day(9)})  # a new user
+    daily = daily_frame(spark, rows)
+    settings = RecommendSettings(rank=2, max_iter=10, reg_param=0.1, blocks=2, top_n=2, k=2, test_days=3,
+                                 active_days=10, repeat_min_buyers=1000)  # fmt: skip
+    trained_at = pd.Timestamp("2019-11-12 04:00", tz="UTC")
+    window = recommend.EvaluationDays(train_start=day(0), cutoff=day(7), end=day(10))
+    metrics = recommend.train_and_evaluate(daily, window, settings, tmp_path, trained_at)
+    assert list(metrics.columns) == list(recommend.METRICS_COLUMNS)
+    by_model = metrics.set_index("model")
+    assert list(by_model.index) == list(recommend.RECOMMENDERS)
+    assert (metrics.n_train == 40 * 8).all() and (metrics.n_test == 40).all()  # user x product pairs; users
+    assert (metrics.train_end == day(7)).all() and (metrics.test_end == day(10)).all()
+    # ALS puts each user's two unseen products first: the carted one is always in the top 2
+    assert by_model.loc["als", "recall_at_k"] == 1.0 and by_model.loc["als", "precision_at_k"] == 0.5
+    # everything a user viewed it also bought: recently_viewed has nothing eligible to offer
+    assert by_model.loc["recently_viewed", "recall_at_k"] == 0.0
+    als_version = by_model.loc["als", "model_version"]
+    assert als_version == recommend.model_version("als", trained_at)
+    assert recommend.factors_saved(recommend.factors_path(tmp_path, als_version))
+
+    ranked = recommend.recommend(daily, metrics, settings, tmp_path, recommended_at=trained_at).toPandas()
+    assert list(ranked.columns) == [name for name, _ in recommend.RECOMMENDATION_COLUMNS]
+    assert set(ranked.user_id) == set(range(40)) | {99}  # everybody active in the last 3 days
+    known, new = ranked[ranked.user_id != 99], ranked[ranked.user_id == 99]
+    assert (known.model == "als").all() and (known.model_version == als_version).all()
+    assert known.groupby("user_id")["product_id"].apply(set).to_dict() == unseen
+    baseline = recommend.best_baseline(metrics)
+    assert set(new.model) == {baseline} and set(new.model_version) == {by_model.loc[baseline, "model_version"]}
+    assert 1 <= len(new) <= 2
+    # without saved factors the named ALS model cannot recommend: an error, never a silent retrain
+    with pytest.raises(FileNotFoundError, match="ml_retrain"):
+        recommend.recommend(daily, metrics, settings, tmp_path / "elsewhere").collect()

@@ -1,12 +1,15 @@
 """ml.dbt_bridge / ml.spark_io against a local Spark session: what reaches
-pandas when training (columns, splits, a capped stratified sample), batch
-scoring in Spark equal to pandas scoring, and Arrow conversion of results."""
+pandas when training (columns, splits, a capped stratified sample), when a
+task is trained at all (nothing converted when nothing is due), batch scoring
+in Spark equal to pandas scoring of the saved model, and Arrow conversion of
+results."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,14 +18,22 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
-from ml_fixtures import make_cart_frame, make_purchase_frame
+from ml_fixtures import (
+    WINDOWS_DDL,
+    cart_windows,
+    make_cart_frame,
+    make_purchase_frame,
+    model_metrics_view,
+    purchase_windows,
+)
 
-from ml import dbt_bridge, spark_io
-from ml.pipeline import MissingModelError, score_carts, score_purchase, train_or_load
+from ml import dbt_bridge, persist, spark_io
+from ml.outputs import TRAINING_RUNS
+from ml.pipeline import best_model, score_carts, score_purchase
 from ml.sampling import SamplePlan
 from ml.settings import Settings
 from ml.splits import training_columns
-from ml.tasks import CART_TASK, FORECAST, LABEL, PURCHASE_TASK, SAME_WINDOW, get_task
+from ml.tasks import CART_TASK, FORECAST, LABEL, PURCHASE_TASK, ROLLING_ORIGIN, SAME_WINDOW, get_task
 
 pytestmark = pytest.mark.spark
 pyspark_sql = pytest.importorskip("pyspark.sql")
@@ -30,8 +41,13 @@ pyspark_sql = pytest.importorskip("pyspark.sql")
 ROOT = Path(__file__).resolve().parents[2]
 ARROW_KEY = "spark.sql.execution.arrow.pyspark.enabled"
 # Small caps so the fixtures (600 users; ~1,150 train / ~350 test carts) are sampled.
-SETTINGS = Settings(xgb_n_estimators=30, max_train_rows=300, max_test_rows=200, min_train_minority_rows=0)
-CAPS = {"train": 300, "test": 200, "same_window": 300}
+SETTINGS = Settings(xgb_n_estimators=30, max_train_rows=300, max_test_rows=200, min_train_minority_rows=0,
+                    xgb_grid=((6, 0.05), (3, 0.1)), lr_C_grid=(0.1, 1.0), xgb_n_jobs=1)  # fmt: skip
+CAPS = {"train": 300, "test": 200, "same_window": 300, "rolling_2_train": 300, "rolling_2_test": 200}
+SCHEMA = "ml_test"
+RECOMMENDATION = dbt_bridge.RECOMMENDATION_TASK
+# the columns of the SQL view ml_model_metrics the scoring nodes read
+METRICS_DDL = "task string, model string, evaluation string, fold bigint, auc_roc double, model_version string, status string"
 
 
 def session_builder():
@@ -62,9 +78,14 @@ def to_table(spark, frame: pd.DataFrame):
         return spark.createDataFrame(frame)
 
 
+def to_pandas(frame) -> pd.DataFrame:
+    with spark_io.arrow(frame.sparkSession):
+        return frame.toPandas()
+
+
 @pytest.fixture(scope="module")
 def frames() -> dict[str, pd.DataFrame]:
-    purchases = make_purchase_frame(600, seed=5)
+    purchases = make_purchase_frame(600, seed=5, rolling_folds=2)
     purchases["junk"] = "must not reach pandas"
     carts = make_cart_frame(1500, seed=6, n_open=150)
     carts["iso_week"] = carts["iso_week"].astype("int64")  # Spark has no unsigned ints
@@ -78,9 +99,34 @@ def tables(spark, frames):
 
 
 @pytest.fixture(scope="module")
-def trained(spark, tables, tmp_path_factory):
-    """metrics_model once for both tasks, recording what was converted to pandas."""
-    directory = tmp_path_factory.mktemp("models")
+def window_rows(frames) -> pd.DataFrame:
+    """ml_training_windows for the two frames (no product_recommendation rows:
+    the recommender is skipped, and never reads `daily`)."""
+    return pd.concat([purchase_windows(frames[PURCHASE_TASK]), cart_windows(frames[CART_TASK])], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def windows(spark, window_rows):
+    return spark_io.to_spark(spark, window_rows, WINDOWS_DDL)
+
+
+def variables_for(directory: Path, **changes: str) -> dict[str, str]:
+    # as models/ml/ml_outputs.yml renders them: strings
+    return {"ml_model_dir": str(directory), "ml_retrain": "False", "ml_retrain_every_days": "7"} | changes
+
+
+def training_runs(spark, existing, tables, windows, variables):
+    """ml_training_runs as the dbt model calls it, with the small test settings."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dbt_bridge, "Settings", lambda: SETTINGS)
+        return dbt_bridge.training_runs_model(spark, existing, tables, daily=None, windows=windows,
+                                              variables=variables, schema=SCHEMA)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tables, windows, tmp_path_factory):
+    """The first build of ml_training_runs, recording what was converted to pandas."""
+    root = tmp_path_factory.mktemp("models")
     converted: dict[str, pd.DataFrame] = {}
     original = spark_io.training_sample
 
@@ -88,10 +134,19 @@ def trained(spark, tables, tmp_path_factory):
         converted[spec.name] = original(table, spec, plan, seed)
         return converted[spec.name]
 
+    variables = variables_for(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(spark_io, "training_sample", recording)
-        metrics = dbt_bridge.metrics_model(spark, tables, str(directory), "true", SETTINGS).toPandas()
-    return {"dir": directory, "converted": converted, "metrics": metrics}
+        frame = training_runs(spark, None, tables, windows, variables)
+    rows = to_pandas(frame)
+    return {"dir": root / SCHEMA, "root": root, "variables": variables, "converted": converted, "frame": frame,
+            "rows": rows, "metrics": model_metrics_view(rows)}  # fmt: skip
+
+
+def metrics_table(spark, view: pd.DataFrame):
+    """The view ml_model_metrics over `view` (model_metrics_view rows), as the scoring nodes get it."""
+    columns = [name for name, _ in spark_io.schema_fields(METRICS_DDL)]
+    return spark_io.to_spark(spark, view.reindex(columns=columns), METRICS_DDL)
 
 
 def label_counts(frame: pd.DataFrame) -> dict[str, dict[float, int]]:
@@ -99,6 +154,12 @@ def label_counts(frame: pd.DataFrame) -> dict[str, dict[float, int]]:
     for (split, label), n in frame.groupby(["split", LABEL]).size().items():
         counts.setdefault(split, {})[label] = int(n)
     return counts
+
+
+def reasons(rows: pd.DataFrame) -> dict[str, str]:
+    """task -> why the run trained it, from its `run` records."""
+    records = rows[(rows.record == "run") & (rows.measure == "reason")]
+    return dict(zip(records.task, records.text, strict=True))
 
 
 # --- training: what reaches pandas -------------------------------------------
@@ -109,7 +170,8 @@ def test_only_the_needed_columns_and_splits_reach_pandas(trained, frames, task):
     pdf = trained["converted"][task]
     assert list(pdf.columns) == training_columns(spec)
     assert "junk" not in pdf.columns
-    assert set(pdf["split"]) == {"train", "test"} | ({"same_window"} if spec.same_window_split else set())
+    expected = {"train", "test"} | ({"same_window", "rolling_2_train", "rolling_2_test"} if task == PURCHASE_TASK else set())
+    assert set(pdf["split"]) == expected
     assert spec.score_split in set(frames[task]["split"])  # it was there to leave out
 
 
@@ -135,22 +197,39 @@ def test_sampled_rows_are_real_rows_of_their_split(trained, frames, task):
         np.testing.assert_array_equal(merged[column].to_numpy(float), merged[f"{column}_full"].to_numpy(float))
 
 
-def test_recorded_sample_rates_are_rows_used_over_rows_available(trained, frames):
+def test_recorded_sample_rates_are_rows_used_over_rows_available(trained, frames, window_rows):
     metrics = trained["metrics"]
-    assert set(metrics["status"]) == {"trained"}
-    rows = {task: frame["split"].value_counts() for task, frame in frames.items()}
-    for row in metrics.itertuples():
-        available = rows[row.task]
-        if row.evaluation == "rolling_origin":  # cart folds mix splits sampled at different rates
-            assert 0 < row.train_sample_rate <= 1 and 0 < row.test_sample_rate <= 1
-            continue
+    classifiers = metrics[metrics.task != RECOMMENDATION]
+    assert set(classifiers["status"]) == {"trained"}
+    assert set(classifiers.task) == {PURCHASE_TASK, CART_TASK}
+    available = {task: frame["split"].value_counts() for task, frame in frames.items()}
+    carts = trained["converted"][CART_TASK]
+    cart_rate = {split: (carts.split == split).sum() / available[CART_TASK][split] for split in ("train", "test")}
+    bounds = window_rows[window_rows.task == CART_TASK].set_index("split")
+    checked = 0
+    for row in classifiers.itertuples():
+        fold = None if pd.isna(row.fold) else int(row.fold)
         if row.evaluation == SAME_WINDOW:  # both sides are cut from the one sampled split
-            rate = (row.n_train + row.n_test) / available["same_window"]
+            rate = (row.n_train + row.n_test) / available[PURCHASE_TASK]["same_window"]
             assert row.train_sample_rate == pytest.approx(rate) and row.test_sample_rate == pytest.approx(rate)
-        else:
-            assert row.train_sample_rate == pytest.approx(row.n_train / available["train"])
-            assert row.test_sample_rate == pytest.approx(row.n_test / available["test"])
+        elif row.task == CART_TASK and row.evaluation == ROLLING_ORIGIN and fold > 1:
+            # a cart fold mixes train and test carts sampled at different rates:
+            # each sampled cart stands for 1 / (its split's rate) carts
+            for part, n, recorded in (("train", row.n_train, row.train_sample_rate),
+                                      ("test", row.n_test, row.test_sample_rate)):  # fmt: skip
+                start, end = bounds.loc[f"rolling_{fold}_{part}", ["start_date", "end_date"]]
+                rows = carts[(carts.cart_date >= start) & (carts.cart_date < end)]
+                assert len(rows) == n
+                stand_for = sum(1 / cart_rate[split] for split in rows.split)
+                assert recorded == pytest.approx(n / stand_for)
+        else:  # the forecast, fold 1 (its copy) and the purchase folds: one split each side
+            train_split, test_split = ("train", "test") if fold in (None, 1) else (f"rolling_{fold}_train", f"rolling_{fold}_test")
+            assert row.train_sample_rate == pytest.approx(row.n_train / available[row.task][train_split])
+            assert row.test_sample_rate == pytest.approx(row.n_test / available[row.task][test_split])
         assert row.train_sample_rate < 1 and row.test_sample_rate < 1
+        checked += 1
+    # purchases: 3 models x (forecast, same_window, folds 1-2); carts: 3 x (forecast, folds 1-3)
+    assert checked == 3 * 4 + 3 * 4
 
 
 def test_draw_sample_keeps_exact_counts_over_uneven_groups_and_is_seeded(spark):
@@ -171,25 +250,85 @@ def test_draw_sample_keeps_exact_counts_over_uneven_groups_and_is_seeded(spark):
     assert set(spark_io.draw_sample(shuffled, plan, seed=1, keys=["k"]).toPandas()["k"]) == set(first["k"])
 
 
-def test_reuse_mode_converts_nothing_and_reports_the_saved_metrics(spark, tables, trained):
+def test_training_runs_are_written_with_the_declared_schema(spark, trained):
+    assert trained["frame"].schema == spark.createDataFrame([], TRAINING_RUNS.ddl).schema
+    rows = trained["rows"]
+    assert reasons(rows) == {PURCHASE_TASK: "never trained", CART_TASK: "never trained",
+                             RECOMMENDATION: "never trained"}  # fmt: skip
+    assert rows["run_id"].nunique() == 1
+    # the recommender has no windows here: skipped, with the reason, per recommender
+    skipped = trained["metrics"][trained["metrics"].task == RECOMMENDATION]
+    assert sorted(skipped.model) == ["als", "popularity", "recently_viewed"]
+    assert skipped["status"].str.startswith("skipped: the data covers no more days").all()
+    # the run record holds the windows' data end date
+    ends = rows[(rows.record == "run") & (rows.measure == "data_end_date")]
+    assert set(ends.text) == {dt.date(2019, 11, 5).isoformat()}  # the latest window end of all tasks
+
+
+# --- training on a schedule ----------------------------------------------------
+
+def test_a_build_with_nothing_due_converts_nothing(spark, tables, windows, trained):
     def must_not_run(*args, **kwargs):
-        raise AssertionError("training table converted although saved models exist")
+        raise AssertionError("training table converted although the saved models are not due")
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(spark_io, "training_sample", must_not_run)
-        reused = dbt_bridge.metrics_model(spark, tables, str(trained["dir"]), "false", SETTINGS).toPandas()
-    assert set(reused["status"]) == {"reused"}
-    key = ["task", "model", "evaluation", "fold"]
-    columns = [*key, "model_version", "n_train", "train_sample_rate", "test_sample_rate"]
-    before = trained["metrics"][columns].sort_values(key).reset_index(drop=True)
-    pd.testing.assert_frame_equal(reused[columns].sort_values(key).reset_index(drop=True), before)
+        again = to_pandas(training_runs(spark, trained["frame"], tables, windows, trained["variables"]))
+    # only the recommender, skipped last time, is tried again (and skipped again)
+    assert reasons(again) == {RECOMMENDATION: "not trained by its latest run"}
+    assert set(again.task) == {RECOMMENDATION}
 
 
-def test_the_same_tables_partitioned_differently_give_the_same_metrics(spark, tables, trained, tmp_path):
+def test_what_is_due_follows_the_data_the_definition_and_the_saved_models(spark, tables, window_rows, trained,
+                                                                          tmp_path):  # fmt: skip
+    called: list[str] = []
+
+    def train_nothing(task, *args, **kwargs):
+        called.append(task)
+        return [], None
+
+    def due(rows: pd.DataFrame, variables: dict | None = None) -> dict[str, str]:
+        called.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(dbt_bridge, "_train_classifier", train_nothing)
+            frame = training_runs(spark, trained["frame"], tables, spark_io.to_spark(spark, rows, WINDOWS_DDL),
+                                  variables or trained["variables"])  # fmt: skip
+            out = reasons(to_pandas(frame))
+        assert sorted(called) == sorted(task for task in out if task != RECOMMENDATION)
+        out.pop(RECOMMENDATION)  # skipped by every run here: always tried again
+        return out
+
+    def moved(days: int) -> pd.DataFrame:
+        return window_rows.assign(data_end_date=window_rows.data_end_date + dt.timedelta(days=days))
+
+    assert due(moved(6)) == {}  # every_days - 1 days of new data
+    week = due(moved(7))
+    assert set(week) == {PURCHASE_TASK, CART_TASK} and all("7 days of data old" in r for r in week.values())
+    changed = due(window_rows.assign(definition_hash=np.where(window_rows.task == PURCHASE_TASK, "new",
+                                                              window_rows.definition_hash)))  # fmt: skip
+    assert set(changed) == {PURCHASE_TASK} and "training-set definition changed" in changed[PURCHASE_TASK]
+    assert due(window_rows, variables_for(trained["root"], ml_retrain="True")) == {
+        PURCHASE_TASK: "asked (ml_retrain)", CART_TASK: "asked (ml_retrain)",
+    }  # fmt: skip
+    assert due(window_rows, variables_for(trained["root"], ml_retrain_every_days="1")) == {}  # the same data
+    # a copy of the model folder with one cart model missing: only the cart task is due
+    copy = tmp_path / "copy"
+    shutil.copytree(trained["root"], copy)
+    metrics = trained["metrics"]
+    version = metrics.loc[(metrics.task == CART_TASK) & (metrics.model == "xgboost") & (metrics.evaluation == FORECAST)
+                          & metrics.fold.isna(), "model_version"].item()  # fmt: skip
+    persist.model_path(copy / SCHEMA, CART_TASK, "xgboost", version).unlink()
+    assert due(window_rows, variables_for(copy)) == {CART_TASK: "a saved model is missing"}
+
+
+def test_the_same_tables_partitioned_differently_give_the_same_metrics(spark, tables, windows, trained):
     # Sampling (SETTINGS caps the splits), row order and training are all fixed
     # by the data and the seed, not by how Spark happens to lay the rows out.
     reshuffled = {task: table.repartition(5).orderBy(F.rand(11)) for task, table in tables.items()}
-    again = dbt_bridge.metrics_model(spark, reshuffled, str(tmp_path), "true", SETTINGS).toPandas()
+    forced = variables_for(trained["root"], ml_retrain="true")
+    rows = to_pandas(training_runs(spark, trained["frame"], reshuffled, windows, forced))
+    assert reasons(rows) == {task: "asked (ml_retrain)" for task in (PURCHASE_TASK, CART_TASK, RECOMMENDATION)}
+    again = model_metrics_view(rows)
     stable = [c for c in again.columns if c not in ("model_version", "trained_at")]
     key = ["task", "model", "evaluation", "fold"]
 
@@ -197,28 +336,31 @@ def test_the_same_tables_partitioned_differently_give_the_same_metrics(spark, ta
         return frame[stable].sort_values(key).reset_index(drop=True)
 
     assert (again["train_sample_rate"] < 1).any()  # the sample is part of what must repeat
+    assert set(again.model_version.dropna()).isdisjoint(trained["metrics"].model_version.dropna())  # a new run
     pd.testing.assert_frame_equal(ordered(again), ordered(trained["metrics"]))
 
 
-def test_a_task_without_two_classes_is_skipped_without_conversion(spark, frames, tmp_path):
-    carts = frames[CART_TASK]
+def test_a_task_without_two_classes_is_skipped_without_conversion(spark, frames, windows, tmp_path):
+    carts, purchases = frames[CART_TASK], frames[PURCHASE_TASK]
     one_class = to_table(spark, carts[(carts["split"] != "test") | (carts[LABEL] == 0)])
+    no_test = to_table(spark, purchases[purchases["split"] != "test"])
+    variables = variables_for(tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(spark_io, "training_sample", lambda *a: pytest.fail("converted a skipped task"))
-        metrics = dbt_bridge.metrics_model(spark, {CART_TASK: one_class}, str(tmp_path), "true", SETTINGS)
-        predictions = dbt_bridge.predictions_model(spark, CART_TASK, one_class, str(tmp_path), SETTINGS)
-    rows = metrics.toPandas()
-    assert len(rows) == 3 and rows["status"].str.startswith("skipped: test rows hold a single class").all()
-    assert rows[["auc_roc", "n_train", "train_sample_rate", "test_sample_rate"]].isna().all().all()
+        frame = training_runs(spark, None, {CART_TASK: one_class, PURCHASE_TASK: no_test}, windows, variables)
+        rows = to_pandas(frame)
+        metrics = model_metrics_view(rows)
+        predictions = dbt_bridge.predictions_model(spark, CART_TASK, one_class, metrics_table(spark, metrics),
+                                                   variables, SCHEMA)  # fmt: skip
+    status = metrics.groupby("task")["status"].agg(set).to_dict()
+    for task, reason in ((CART_TASK, "skipped: test rows hold a single class"), (PURCHASE_TASK, "skipped: no test rows")):
+        assert len(status[task]) == 1 and next(iter(status[task])).startswith(reason), task
+    assert (metrics.task == CART_TASK).sum() == (metrics.task == PURCHASE_TASK).sum() == len(SETTINGS.models)
+    assert metrics.model_version.isna().all()
+    assert set(rows.loc[rows.record == "metrics", "measure"]) == {"status"}  # no figures at all
     assert predictions.count() == 0
-    assert predictions.schema == spark.createDataFrame([], dbt_bridge.CART_PREDICTIONS_SCHEMA).schema
-
-
-def test_metrics_are_written_with_the_declared_schema(spark, tables, trained):
-    expected = spark.createDataFrame([], dbt_bridge.METRICS_SCHEMA).schema
-    frame = dbt_bridge.metrics_model(spark, tables, str(trained["dir"]), "false", SETTINGS)
-    assert frame.schema == expected
-    assert {"train_sample_rate", "test_sample_rate"} <= set(frame.columns)
+    assert predictions.schema == spark.createDataFrame([], dbt_bridge.SCORING[CART_TASK][2]).schema
+    assert not list(tmp_path.rglob("*.joblib"))
 
 
 # --- scoring in batches ------------------------------------------------------
@@ -226,12 +368,19 @@ def test_metrics_are_written_with_the_declared_schema(spark, tables, trained):
 @pytest.mark.parametrize(("task", "score"), [(PURCHASE_TASK, score_purchase), (CART_TASK, score_carts)])
 def test_batch_scoring_in_spark_equals_pandas_scoring(spark, frames, tables, trained, task, score):
     spec = get_task(task)
-    scored = dbt_bridge.predictions_model(spark, task, tables[task], str(trained["dir"]), SETTINGS)
+    metrics = trained["metrics"]
+    scored = dbt_bridge.predictions_model(spark, task, tables[task], metrics_table(spark, metrics),
+                                          trained["variables"], SCHEMA)  # fmt: skip
     assert scored.schema == spark.createDataFrame([], dbt_bridge.SCORING[task][2]).schema
     in_spark = scored.toPandas()
-    result = train_or_load(task, lambda: pytest.fail("retrained"), trained["dir"], retrain=False, settings=SETTINGS)
+    # the scoring model: the learner with the best forecast AUC-ROC of the run
+    forecast = metrics[(metrics.task == task) & (metrics.evaluation == FORECAST) & metrics.fold.isna()]
+    learners = forecast[forecast.model != "baseline"]
+    chosen = learners.loc[learners.auc_roc.idxmax()]
+    assert best_model(metrics[metrics.task == task])["model_version"] == chosen["model_version"]
+    fitted = persist.load_model(trained["dir"], task, chosen["model"], chosen["model_version"])
     awaiting = frames[task][frames[task]["split"] == spec.score_split]
-    in_pandas = score(result, awaiting)
+    in_pandas = score(fitted, awaiting)
     key = spec.keys[0]
     in_spark, in_pandas = (f.sort_values(key).reset_index(drop=True) for f in (in_spark, in_pandas))
     assert len(in_spark) == len(awaiting) > 2 * 40  # several Arrow batches
@@ -240,16 +389,31 @@ def test_batch_scoring_in_spark_equals_pandas_scoring(spark, frames, tables, tra
     # depends on the batch size, so a row may differ by one ulp
     np.testing.assert_allclose(in_spark["purchase_probability"], in_pandas["purchase_probability"], rtol=1e-12, atol=0)
     assert in_spark["predicted_purchase"].tolist() == in_pandas["predicted_purchase"].astype(bool).tolist()
-    assert (in_spark["model_version"] == in_pandas["model_version"]).all()
+    assert (in_spark["model_version"] == chosen["model_version"]).all()
     assert in_spark["scored_at"].nunique() == 1  # one value per run, not per batch
     if task == CART_TASK:
         for column in ("user_id", "product_id", "cart_at"):
             assert in_spark[column].tolist() == in_pandas[column].tolist(), column
 
 
-def test_a_predictions_model_never_trains(spark, tables, tmp_path):
-    with pytest.raises(MissingModelError, match="no saved model set .* build ml_model_metrics first"):
-        dbt_bridge.predictions_model(spark, CART_TASK, tables[CART_TASK], str(tmp_path), SETTINGS)
+def test_saved_models_of_earlier_builds_score_too_and_skipped_ones_do_not(spark, frames, tables, trained):
+    # ml_model_metrics calls a model trained by an earlier build `reused`: it scores like a trained one
+    metrics = trained["metrics"]
+    reused = metrics.assign(status=metrics.status.replace("trained", "reused"))
+    scored = dbt_bridge.predictions_model(spark, CART_TASK, tables[CART_TASK], metrics_table(spark, reused),
+                                          trained["variables"], SCHEMA)  # fmt: skip
+    assert scored.count() == (frames[CART_TASK]["split"] == "open").sum()  # every open cart
+    skipped = metrics.assign(status="skipped: no test rows")
+    nothing = dbt_bridge.predictions_model(spark, CART_TASK, tables[CART_TASK], metrics_table(spark, skipped),
+                                           trained["variables"], SCHEMA)  # fmt: skip
+    assert nothing.count() == 0
+
+
+def test_a_predictions_model_never_trains(spark, tables, trained, tmp_path):
+    # the run names models, but this schema's folder holds none
+    metrics = metrics_table(spark, trained["metrics"])
+    with pytest.raises(persist.MissingModelError, match="ml_retrain"):
+        dbt_bridge.predictions_model(spark, CART_TASK, tables[CART_TASK], metrics, variables_for(tmp_path), SCHEMA)
     assert not list(tmp_path.rglob("*.joblib"))
 
 
@@ -257,8 +421,9 @@ def test_duplicated_keys_across_batches_raise(spark, frames, trained):
     carts = frames[CART_TASK]
     open_rows = carts[carts["split"] == "open"]
     doubled = to_table(spark, pd.concat([carts, open_rows.iloc[[0]]], ignore_index=True))  # first and last row
+    metrics = metrics_table(spark, trained["metrics"])
     with pytest.raises(ValueError, match=r"1 \['cart_event_id'\] values occur more than once"):
-        dbt_bridge.predictions_model(spark, CART_TASK, doubled, str(trained["dir"]), SETTINGS)
+        dbt_bridge.predictions_model(spark, CART_TASK, doubled, metrics, trained["variables"], SCHEMA)
 
 
 # --- results through Arrow ---------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ml_fixtures import make_purchase_frame
+from ml_fixtures import make_purchase_frame, purchase_windows
 
 from ml import tasks
 from ml.models import fit_estimator
@@ -106,7 +106,8 @@ def test_training_refuses_a_feature_list_edited_to_include_the_label(monkeypatch
     leaky = dataclasses.replace(spec, numeric_features=spec.numeric_features + ("purchased",))
     monkeypatch.setitem(tasks.SPECS, PURCHASE_TASK, leaky)
     with pytest.raises(LeakageError, match="purchased"):
-        train_task(PURCHASE_TASK, make_purchase_frame(n_users=200, seed=2), Settings(models=("baseline",)))
+        frame = make_purchase_frame(n_users=200, seed=2)
+        train_task(PURCHASE_TASK, frame, purchase_windows(frame), Settings(models=("baseline",)))
 
 
 def test_unknown_task_is_a_clear_error() -> None:

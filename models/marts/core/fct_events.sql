@@ -15,16 +15,20 @@
   Sessions are date-local: a session is (user, store session id, UTC date);
   events without a session id are split per user and date at gaps longer than
   `session_inactivity_minutes`. So every date follows from its own events and
-  the fact is rebuilt date by date. (A view instead of a table was measured at
-  10 M events: it saved writing the fact but every one of its seven readers
-  paid more than that in recomputation.)
+  the fact is rebuilt date by date. The events are written once, here:
+  stg_events is a view whose de-duplication runs for the dates being rebuilt.
+  (The fact itself as a view was measured at 10 M events: it saved writing
+  the fact but every one of its readers paid more than that in
+  recomputation.)
 -#}
 
-{%- set dates = dates_to_rebuild(ref('stg_events')) %}
+{#- the dates whose parsed lines are newer than this fact (stg_events, a view
+    over them, has no load stamp of its own) -#}
+{%- set dates = dates_to_rebuild(ref('base_rees46__event_lines')) %}
 
 {%- set event_columns = [
     'event_id', 'event_at', 'event_type', 'product_id', 'category_id', 'category_code',
-    'brand', 'price', 'user_id', 'user_session', 'event_date',
+    'brand', 'price', 'user_id', 'user_session', 'source_row_count', 'event_date',
 ] %}
 
 with events as (
@@ -133,6 +137,7 @@ final as (
         sessionised.user_session,
         sessionised.session_key,
         sessionised.is_derived_session,
+        sessionised.source_row_count,
         {{ load_stamp() }} as loaded_at,
         -- partition column last: Spark stores partition columns at the end
         sessionised.event_date

@@ -1,4 +1,7 @@
-{#- Demand per category code, ranked by revenue with its Pareto share and ABC class. -#}
+{{ config(materialized='view') }}
+
+{#- The funnel and demand per category code, ranked by revenue with its Pareto
+    share and ABC class (a view of mart_funnel_by_dimension). -#}
 
 with dimension_funnel as (
 
@@ -11,18 +14,7 @@ final as (
 
     select
         category_code,
-        revenue_rank,
-        views,
-        carts,
-        purchases,
-        purchasers as buyers,
-        revenue,
-        revenue_share,
-        cumulative_revenue_share,
-        pareto_class,
-        view_to_purchase_rate,
-        cart_to_purchase_rate,
-        avg_purchase_price
+        {{ product_dimension_measures() }}
     from dimension_funnel
 
 )

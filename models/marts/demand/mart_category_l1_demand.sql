@@ -1,4 +1,8 @@
-{#- Demand per level-1 category, ranked by revenue with its Pareto share and ABC class. -#}
+{{ config(materialized='view') }}
+
+{#- The funnel and demand per level-1 category (events without a category code
+    under 'unknown'), ranked by revenue with its Pareto share and ABC class (a
+    view of mart_funnel_by_dimension; the one public name of this grain). -#}
 
 with dimension_funnel as (
 
@@ -11,18 +15,7 @@ final as (
 
     select
         category_l1,
-        revenue_rank,
-        views,
-        carts,
-        purchases,
-        purchasers as buyers,
-        revenue,
-        revenue_share,
-        cumulative_revenue_share,
-        pareto_class,
-        view_to_purchase_rate,
-        cart_to_purchase_rate,
-        avg_purchase_price
+        {{ product_dimension_measures() }}
     from dimension_funnel
 
 )

@@ -1,5 +1,8 @@
+{{ config(materialized='view') }}
+
 {#- Conversion by price band within each level-1 category: does a higher price
-    in the same category turn views into purchases less often? -#}
+    in the same category turn views into purchases less often? (A view of
+    mart_funnel_by_dimension.) -#}
 
 with dimension_funnel as (
 
@@ -14,15 +17,8 @@ final as (
         category_l1,
         price_band,
         price_band_order,
-        views,
-        carts,
-        purchases,
-        unique_users,
-        revenue,
         share_of_category_views,
-        view_to_cart_rate,
-        cart_to_purchase_rate,
-        view_to_purchase_rate
+        {{ product_dimension_measures() }}
     from dimension_funnel
 
 )

@@ -1,111 +1,40 @@
 {#-
-  The funnel and demand of every product dimension in one long table: one row
-  per value of category code, category level 1, brand, price band, and level-1
-  category x price band (`dimension` says which). The funnel, demand and price
-  marts each select their dimension from here, so users, sessions and revenue
-  ranks are computed one way for all of them.
-
-  Distinct users and sessions per value come from the session x product-group
-  grain in two aggregation steps (value x user, then value; value x session,
-  then value), all dimensions in one pass with grouping sets, never as
-  count(distinct) over events. Sessions are counted for the dimensions whose
-  funnels report them (level-1 category, brand, price band). Missing codes,
-  brands and levels fall under 'unknown', so every dimension's totals
-  reconcile with the events.
+  The funnel and demand of every product dimension over the whole period, in
+  one long table: one row per value of category code, category level 1,
+  brand, price band, and level-1 category x price band (`dimension` says
+  which). The daily rows of fct_product_dimension_daily added up: event
+  counts and revenue are sums; users, users reaching each step and sessions
+  are the estimates of the merged daily sketches (sketch_count), so a new day
+  adds one day of work. Then the revenue ranking and Pareto shares within
+  each dimension. The demand, funnel and price marts are views of their
+  dimension's rows.
 -#}
 
-with session_product_groups as (
+with daily as (
 
     select
-        session_key,
-        user_id,
-        coalesce(category_code, 'unknown') as category_code,
-        coalesce(category_l1, 'unknown') as category_l1,
-        coalesce(brand, 'unknown') as brand,
+        dimension,
+        category_code,
+        category_l1,
+        brand,
         price_band,
         price_band_order,
         views,
         carts,
         remove_from_carts,
         purchases,
-        revenue
-    from {{ ref('fct_session_product_groups') }}
+        revenue,
+        users_sketch,
+        viewers_sketch,
+        carters_sketch,
+        purchasers_sketch,
+        sessions_sketch
+    from {{ ref('fct_product_dimension_daily') }}
 
 ),
 
-value_users as (
+dimension_values as (
 
-    -- step 1: each value's users with their counts (all five dimensions in one
-    -- pass: grouping sets)
-    select
-        case
-            when grouping(category_code) = 0 then 'category_code'
-            when grouping(brand) = 0 then 'brand'
-            when grouping(category_l1) = 0 and grouping(price_band) = 0 then 'category_l1_price_band'
-            when grouping(category_l1) = 0 then 'category_l1'
-            else 'price_band'
-        end as dimension,
-        category_code,
-        category_l1,
-        brand,
-        price_band,
-        case when grouping(price_band) = 0 then min(price_band_order) end as price_band_order,
-        user_id,
-        sum(views) as views,
-        sum(carts) as carts,
-        sum(remove_from_carts) as remove_from_carts,
-        sum(purchases) as purchases,
-        sum(revenue) as revenue
-    from session_product_groups
-    group by grouping sets (
-        (category_code, user_id),
-        (category_l1, user_id),
-        (brand, user_id),
-        (price_band, user_id),
-        (category_l1, price_band, user_id)
-    )
-
-),
-
-value_sessions as (
-
-    -- each value's sessions, for the dimensions whose funnel reports them
-    select
-        case
-            when grouping(category_l1) = 0 then 'category_l1'
-            when grouping(brand) = 0 then 'brand'
-            else 'price_band'
-        end as dimension,
-        category_l1,
-        brand,
-        price_band,
-        session_key,
-        user_id
-    from session_product_groups
-    group by grouping sets (
-        (category_l1, session_key, user_id),
-        (brand, session_key, user_id),
-        (price_band, session_key, user_id)
-    )
-
-),
-
-session_counts as (
-
-    select
-        dimension,
-        category_l1,
-        brand,
-        price_band,
-        count(*) as sessions
-    from value_sessions
-    group by dimension, category_l1, brand, price_band
-
-),
-
-user_counts as (
-
-    -- step 2: each value's totals and users reaching each step
     select
         dimension,
         category_code,
@@ -118,26 +47,13 @@ user_counts as (
         sum(remove_from_carts) as remove_from_carts,
         sum(purchases) as purchases,
         sum(revenue) as revenue,
-        count(*) as unique_users,
-        count_if(views > 0) as viewers,
-        count_if(carts > 0) as carters,
-        count_if(purchases > 0) as purchasers
-    from value_users
+        {{ sketch_count('users_sketch') }} as unique_users,
+        {{ sketch_count('viewers_sketch') }} as viewers,
+        {{ sketch_count('carters_sketch') }} as carters,
+        {{ sketch_count('purchasers_sketch') }} as purchasers,
+        {{ sketch_count('sessions_sketch') }} as sessions
+    from daily
     group by dimension, category_code, category_l1, brand, price_band
-
-),
-
-dimension_values as (
-
-    select
-        user_counts.*,
-        session_counts.sessions
-    from user_counts
-    left join session_counts
-        on user_counts.dimension = session_counts.dimension
-        and user_counts.category_l1 <=> session_counts.category_l1
-        and user_counts.brand <=> session_counts.brand
-        and user_counts.price_band <=> session_counts.price_band
 
 ),
 

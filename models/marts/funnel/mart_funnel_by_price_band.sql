@@ -1,4 +1,7 @@
-{#- The funnel per price band (bands in the price_bands seed). -#}
+{{ config(materialized='view') }}
+
+{#- The funnel and demand per price band (bands in the price_bands seed; a
+    view of mart_funnel_by_dimension). -#}
 
 with dimension_funnel as (
 
@@ -12,20 +15,7 @@ final as (
     select
         price_band,
         price_band_order,
-        views,
-        carts,
-        purchases,
-        remove_from_carts,
-        unique_users,
-        viewers,
-        carters,
-        purchasers,
-        sessions,
-        revenue,
-        view_to_cart_rate,
-        cart_to_purchase_rate,
-        view_to_purchase_rate,
-        user_purchase_rate
+        {{ product_dimension_measures() }}
     from dimension_funnel
 
 )

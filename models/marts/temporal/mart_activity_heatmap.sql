@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 {#- Activity by ISO weekday x hour of day (UTC): the full 7 x 24 grid, zeros
     where nothing happened, ready for a heat map. -#}
 

@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 {#- Activity by hour of day (UTC) over the whole period, all 24 hours, with the
     busiest `peak_hour_count` hours by events flagged as peak hours. -#}
 

@@ -140,6 +140,38 @@ def unreadable_file_message(message: str) -> Optional[str]:
             " the statement that failed wrote nothing.")
 
 
+_silenced_gateway: Any = None
+
+
+def silence_sketch_memory_warning() -> None:
+    """Spark's HyperLogLog sketches (Apache DataSketches) print "Warning: Java
+    versions > Java 11 can only operate in restricted mode ..." to the JVM's
+    stdout when the class behind them is first loaded: not through log4j, so
+    the profile's logging cannot hold it back, and on the local target the
+    JVM shares dbt's console. The sketches need no off-heap memory; the class
+    is loaded here, once per JVM, with the JVM's output briefly pointed
+    elsewhere. Best effort: a Spark without that class has nothing to say."""
+    from pyspark import SparkContext
+
+    global _silenced_gateway
+    gateway = SparkContext._gateway
+    if gateway is None or gateway is _silenced_gateway:
+        return
+    _silenced_gateway = gateway
+    system = gateway.jvm.java.lang.System
+    out, err = system.out, system.err
+    sink = gateway.jvm.java.io.PrintStream(gateway.jvm.java.io.ByteArrayOutputStream())
+    try:
+        system.setOut(sink)
+        system.setErr(sink)
+        gateway.jvm.java.lang.Class.forName("org.apache.datasketches.memory.internal.ResourceImpl")
+    except Exception:  # noqa: BLE001 - cosmetic; never fail a statement over it
+        pass
+    finally:
+        system.setOut(out)
+        system.setErr(err)
+
+
 class SparkLocalConnectionManager(SparkConnectionManager):
     TYPE = "sparklocal"
 
@@ -155,9 +187,13 @@ class SparkLocalConnectionManager(SparkConnectionManager):
         # Only the session method formats bindings into the SQL text itself
         # (PyHive, for thrift, escapes them on its own): write them as literals
         # here, so quotes are escaped and empty seed cells load as NULL.
-        if bindings and self.profile.credentials.method == "session":
+        session = self.profile.credentials.method == "session"
+        if bindings and session:
             sql, bindings = inline_bindings(sql, bindings), None
-        return super().add_query(sql, auto_begin, bindings, abridge_sql_log, *args, **kwargs)
+        result = super().add_query(sql, auto_begin, bindings, abridge_sql_log, *args, **kwargs)
+        if session:  # the JVM exists once a statement ran
+            silence_sketch_memory_warning()
+        return result
 
     @contextmanager
     def exception_handler(self, sql: str) -> Generator[None, None, None]:

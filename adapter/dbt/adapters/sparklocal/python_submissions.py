@@ -7,18 +7,77 @@ These helpers supply that global and execute the script in this process.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator
 
 from dbt.adapters.base import PythonJobHelper
+from dbt.adapters.events.logging import AdapterLogger
 from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.sparklocal.connections import SparkLocalCredentials
+
+# Python loggers whose INFO and higher records a model's run shows in dbt's
+# console and log: the project's `ml` package says there what it trains and
+# why. Other libraries' loggers are left alone.
+FORWARDED_LOGGERS = ("ml",)
+
+# The model each dbt worker thread is running (dbt runs models in threads).
+_running = threading.local()
+
+
+class _ToDbt(logging.Handler):
+    """Sends a record to dbt's log, prefixed with the model its thread runs;
+    records from threads that run no model are left to Python's defaults."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.dbt_logger = AdapterLogger("sparklocal")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        model_name = getattr(_running, "model_name", None)
+        message = f"{model_name}: {record.getMessage()}"
+        if record.levelno >= logging.WARNING:
+            self.dbt_logger.warning(message)
+        else:
+            self.dbt_logger.info(message)
+
+
+class _InModel(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(_running, "model_name", None) is not None
+
+
+def _install_forwarding() -> None:
+    handler = _ToDbt()
+    handler.addFilter(_InModel())
+    for name in FORWARDED_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+
+
+_install_forwarding()
+
+
+@contextmanager
+def forwarded_logs(model_name: str) -> Iterator[None]:
+    """The FORWARDED_LOGGERS' records of this thread go to dbt's log while
+    the block runs, prefixed with `model_name`."""
+    _running.model_name = model_name
+    try:
+        yield
+    finally:
+        _running.model_name = None
 
 
 def run_compiled_model(compiled_code: str, spark: Any, model_name: str) -> None:
     """Execute the compiled model with `spark` bound, as a notebook would."""
     namespace: Dict[str, Any] = {"spark": spark, "__name__": f"dbt_python_model_{model_name}"}
-    exec(compile(compiled_code, f"<dbt python model {model_name}>", "exec"), namespace)
+    with forwarded_logs(model_name):
+        exec(compile(compiled_code, f"<dbt python model {model_name}>", "exec"), namespace)
 
 
 class SessionPythonJobHelper(PythonJobHelper):
