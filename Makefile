@@ -14,7 +14,7 @@ DEMO_EVENTS ?= 1000000
 DEMO_SEED ?= 42
 BENCHMARK_EVENTS ?= 67500000
 
-.PHONY: setup demo generate build docs docs-serve report test lint benchmark clean \
+.PHONY: setup browser demo generate build docs docs-serve report test lint benchmark clean \
 	server-start server-stop server-status sql cluster-start cluster-stop
 
 $(VENV)/.installed: pyproject.toml adapter/pyproject.toml $(shell find adapter/dbt -type f -name '*.py' -o -name '*.yml' | sort)
@@ -22,6 +22,10 @@ $(VENV)/.installed: pyproject.toml adapter/pyproject.toml $(shell find adapter/d
 	touch $@
 
 setup: $(VENV)/.installed
+
+# Chromium for the report's browser test (the tests need it, the demo does not).
+browser:
+	scripts/setup.sh --browser
 
 # Main job: demo data (unless raw files are already present), dbt build, docs,
 # the visual report, then what to do next.
@@ -79,7 +83,7 @@ benchmark: setup
 
 # Whole test suite: Python unit tests, dbt builds on generated and real data
 # (driven from pytest), and SQL lint.
-test: setup
+test: setup browser
 	$(PY) -m pytest
 	$(VENV)/bin/sqlfluff lint models analyses tests/dbt
 

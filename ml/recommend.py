@@ -579,9 +579,12 @@ def recommend(
         known = user_factors.select(F.col("id").cast("bigint").alias("user_id"))
         remaining = users.join(known, "user_id", "left_anti")
     baseline = best_baseline(current)
-    history = interactions(in_window(daily, None, end), settings)
-    pick = popularity_recommendations if baseline == "popularity" else recently_viewed_recommendations
-    fallback = pick(history, remaining, filters, settings.top_n)
+    if baseline == "popularity":  # one list for everybody, from every user's interactions
+        fallback = popularity_recommendations(
+            interactions(in_window(daily, None, end), settings), remaining, filters, settings.top_n)
+    else:  # each user's own history: only the users it serves are read
+        history = interactions(in_window(daily, None, end).join(remaining, "user_id", "left_semi"), settings)
+        fallback = recently_viewed_recommendations(history, remaining, filters, settings.top_n)
     parts.append(fallback.withColumn("model", F.lit(baseline))
                  .withColumn("model_version", F.lit(versions.get(baseline) or model_version(baseline, recommended_at))))
     ranked = parts[0]

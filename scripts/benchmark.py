@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -148,8 +149,11 @@ def dbt_run(name: str, args: list[str], env: dict[str, str]) -> dict:
     shutil.rmtree(target, ignore_errors=True)
     command = [str(Path(sys.executable).parent / "dbt"), *args,
                "--target-path", str(target), "--log-path", str(BENCH / f"logs_{name}")]
-    measured = run_measured(command, env, BENCH / f"dbt_{name}.log")
+    log = BENCH / f"dbt_{name}.log"
+    measured = run_measured(command, env, log)
     nodes = node_seconds(target)
+    # the threads dbt ran with, as it reports them ("Concurrency: 2 threads (target='local')")
+    concurrency = re.search(r"Concurrency: (\d+) threads?", log.read_text(errors="replace"))
     by_type: dict[str, float] = {}
     for node in nodes:
         kind = node["node"].split(".")[0]
@@ -161,6 +165,7 @@ def dbt_run(name: str, args: list[str], env: dict[str, str]) -> dict:
         "peak_rss_mb": measured["peak_rss_mb"],
         "peak_scratch_disk_gb": measured["peak_scratch_disk_gb"],
         "seconds_by_resource_type": by_type,
+        "threads": int(concurrency.group(1)) if concurrency else None,
         "failures": [n for n in nodes if n["status"] not in ("success", "pass", "no-op")],
         "nodes": nodes,
     }
@@ -281,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep-data", action="store_true", help="reuse raw files of an earlier run of the same size")
     parser.add_argument("--skip-references", action="store_true", help="do not time PySpark and DuckDB")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="dbt threads (env DBT_THREADS; default: the profile's)")
+    parser.add_argument("--results-name", default=None,
+                        help="write benchmarks/results/<name>.json/.md instead of benchmark-<events> "
+                             "(an experiment; the README block reads only benchmark-<events>)")
     parser.add_argument("--update-readme", action="store_true",
                         help="only rewrite README.md's benchmark block from benchmarks/results/ (no benchmark)")
     args = parser.parse_args(argv)
@@ -300,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
 
     env = dict(os.environ, DBT_PROFILES_DIR=str(ROOT / "profiles"), REES46_WAREHOUSE_DIR=str(warehouse),
                REES46_RAW_DIR=str(raw), REES46_SCHEMA=SCHEMA, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    if args.threads is not None:
+        env["DBT_THREADS"] = str(args.threads)
     print(f"benchmark: {events:,} events in {len(november_files)} files ({raw_bytes / 1e9:.2f} GB)", flush=True)
 
     full = dbt_run("full_refresh", ["build", "--full-refresh"], env)
@@ -325,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         "raw_bytes": raw_bytes,
         "generate_seconds": data["generate_seconds"],
         "commands": {
-            "benchmark": f"scripts/benchmark.sh {args.events}" + (" --keep-data" if args.keep_data else ""),
+            "benchmark": f"scripts/benchmark.sh {args.events}" + (" --keep-data" if args.keep_data else "")
+            + (f" --threads {args.threads}" if args.threads is not None else ""),
             "full_refresh": full["command"],
             "incremental": incremental["command"] + f"  (after adding {ADDED_DAY_FILE}, {added_events:,} events)",
         },
@@ -337,14 +350,15 @@ def main(argv: list[str] | None = None) -> int:
         "rows": project["rows"],
         "figures": project["figures"],
     }
-    stem = RESULTS / f"benchmark-{args.events}"
+    stem = RESULTS / (args.results_name or f"benchmark-{args.events}")
     write_results(stem, result)  # the dbt figures stand even if a reference is interrupted
     if not args.skip_references:
         for name in ("pyspark", "duckdb"):
             result["reference_outputs"][name] = time_reference(name, raw, env, project_seconds, project["figures"])
             write_results(stem, result)
     print(markdown(result))
-    benchmark_readme.main([])  # README.md's benchmark block from all the results files
+    if not args.results_name:
+        benchmark_readme.main([])  # README.md's benchmark block from all the results files
     return full["exit_code"] or incremental["exit_code"]
 
 

@@ -23,15 +23,19 @@ if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
 fi
 
 # Headless Chromium draws the visual report in its browser test (Debian's
-# `chromium`); installed when missing and this is a Debian machine we may change.
-if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
-    echo "setup: installing chromium (for the report's browser test) with apt-get" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-  else
-    echo "setup: chromium not found; the report's browser test needs it ('apt-get install chromium')." >&2
+# `chromium`): only the tests need it, so only `scripts/setup.sh --browser`
+# (`make test`) installs it, when missing and this is a Debian machine we may change.
+if [ "${1:-}" = "--browser" ]; then
+  if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+      echo "setup: installing chromium (for the report's browser test) with apt-get" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+    else
+      echo "setup: chromium not found; the report's browser test needs it ('apt-get install chromium')." >&2
+    fi
   fi
+  exit 0
 fi
 
 "$python_bin" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {

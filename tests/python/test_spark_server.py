@@ -147,8 +147,11 @@ def tables_in(schema_prefix: str) -> list[str]:
     )
 
 
-PYTHON_MODEL_OUTPUTS = {"ml_model_metrics", "ml_feature_importance", "ml_cart_predictions", "ml_purchase_predictions",
-                        "ml_product_recommendations", "ml_recommendation_metrics"}
+# The Python models, by materialization, and the views of what they wrote.
+PYTHON_MODELS = {"ml_training_runs": "incremental", "ml_cart_predictions": "table",
+                 "ml_purchase_predictions": "table", "ml_product_recommendations": "table"}
+PYTHON_MODEL_OUTPUTS = {*PYTHON_MODELS, "ml_model_metrics", "ml_feature_importance", "ml_calibration",
+                        "ml_evaluation_curves", "ml_recommendation_metrics", "ml_rolling_origin_summary"}
 
 
 def compare_targets(local: DbtScenario, server: ServerEnv) -> list[str]:
@@ -239,8 +242,8 @@ def test_thrift_target_builds_everything_and_matches_the_local_target(server, th
     log = thrift_build.stdout
     assert "Concurrency: 2 threads (target='thrift')" in log
     assert "ERROR=0" in log and "Completed successfully" in log
-    for model in PYTHON_MODEL_OUTPUTS:  # Python models ran, through Spark Connect
-        assert f"OK created python table model {demo.schema}_ml.{model}" in log
+    for model, materialized in PYTHON_MODELS.items():  # Python models ran, through Spark Connect
+        assert f"OK created python {materialized} model {demo.schema}_ml.{model}" in log
     assert compare_targets(demo, server) == []
     # the same models evaluated the same ways; the server trained them (the
     # local demo may have been rebuilt since in reuse mode, status 'reused')
