@@ -14,6 +14,12 @@
     rebuilt days are computed from those days' events alone (a purchase is
     never before its cart's day). -#}
 
+{#- what describes a cart: copied from the previous build as they are -#}
+{%- set cart_columns = [
+    'cart_event_id', 'user_id', 'product_id', 'session_key', 'cart_at', 'event_hour', 'event_weekday',
+    'event_iso_week', 'category_id', 'category_code', 'category_l1', 'category_l2', 'brand', 'price',
+] %}
+
 {%- set previous = previous_build() %}
 {#- events from this date on are read; every date without a previous build -#}
 {%- set first_changed = '0001-01-01' %}
@@ -59,21 +65,9 @@ with cart_and_purchase_events as (
 previous_outcomes as (
 
     select
-        cart_event_id,
-        user_id,
-        product_id,
-        session_key,
-        cart_at,
-        event_hour,
-        event_weekday,
-        event_iso_week,
-        category_id,
-        category_code,
-        category_l1,
-        category_l2,
-        brand,
-        price,
+        {{ cart_columns | join(', ') }},
         next_purchase_at,
+        loaded_at,
         cart_date
     from {{ this }}
     where cart_date < date'{{ first_changed }}'
@@ -114,25 +108,15 @@ open_earlier_carts as (
 earlier_carts as (  -- noqa: ST03
 
     select
-        previous_outcomes.cart_event_id,
-        previous_outcomes.user_id,
-        previous_outcomes.product_id,
-        previous_outcomes.session_key,
-        previous_outcomes.cart_at,
-        previous_outcomes.event_hour,
-        previous_outcomes.event_weekday,
-        previous_outcomes.event_iso_week,
-        previous_outcomes.category_id,
-        previous_outcomes.category_code,
-        previous_outcomes.category_l1,
-        previous_outcomes.category_l2,
-        previous_outcomes.brand,
-        previous_outcomes.price,
+        {%- for column in cart_columns %}
+        previous_outcomes.{{ column }},
+        {%- endfor %}
         case
             when previous_outcomes.next_purchase_at < timestamp'{{ first_changed }}'
                 then previous_outcomes.next_purchase_at
             else open_earlier_carts.next_purchase_at
         end as next_purchase_at,
+        previous_outcomes.loaded_at,
         previous_outcomes.cart_date
     from previous_outcomes
     left join open_earlier_carts
@@ -173,6 +157,7 @@ recomputed_carts as (
         brand,
         price,
         next_purchase_at,
+        {{ load_stamp() }} as loaded_at,
         event_date as cart_date
     from with_next_purchase
     where is_cart
@@ -192,23 +177,10 @@ all_carts as (
 final as (
 
     select
-        cart_event_id,
-        user_id,
-        product_id,
-        session_key,
-        cart_at,
-        event_hour,
-        event_weekday,
-        event_iso_week,
-        category_id,
-        category_code,
-        category_l1,
-        category_l2,
-        brand,
-        price,
+        {{ cart_columns | join(', ') }},
         next_purchase_at,
         (unix_timestamp(next_purchase_at) - unix_timestamp(cart_at)) / 3600.0 as hours_to_next_purchase,
-        {{ load_stamp() }} as loaded_at,
+        loaded_at,
         cart_date
     from all_carts
 
