@@ -20,12 +20,19 @@ Rules (the same for every recommender, so the comparison is fair):
 * ALS: Spark MLlib, implicitPrefs=True on the strengths (confidence
   1 + alpha x strength), fixed seed, cold-start users dropped.
 
-Evaluation (`evaluate`): trained on the days before the cut-off (the last
-`test_days` days are held out), recommendations as of the cut-off (filters
-computed from the train days only), compared with what users carted or bought
-in the held-out days. Views alone are not relevance: most views are browsing,
-and a product the user viewed in the train days and views again is what the
-"recently viewed" baseline gets for free; a cart or a purchase is a decision.
+Training (`train_and_evaluate`, when the training node finds the recommender
+due): ALS is fitted once on the days before the cut-off (the last `test_days`
+days are held out), its factors are saved, and it and both baselines are
+evaluated as of the cut-off (filters computed from the train days only)
+against what users carted or bought in the held-out days. Views alone are not
+relevance: most views are browsing, and a product the user viewed in the
+train days and views again is what the "recently viewed" baseline gets for
+free; a cart or a purchase is a decision.
+
+Recommending (`recommend`, every build): as of the day after the last day,
+for every user active in the last `test_days` days, from the saved factors of
+the model that was evaluated for the users it knows, from the better baseline
+of that evaluation for the others.
 """
 
 from __future__ import annotations
