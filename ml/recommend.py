@@ -553,6 +553,19 @@ def best_baseline(current: pd.DataFrame) -> str:
     return str(baselines.sort_values(["ndcg_at_k", "model"], ascending=[False, True])["model"].iloc[0])
 
 
+def als_serves(current: pd.DataFrame) -> bool:
+    """Whether the latest trained ALS model makes the lists of the users it
+    knows: only when its NDCG@k beats the better baseline's in the same
+    evaluation (or no baseline has a figure). A model that loses to
+    "what you viewed last" is not shown to anybody; scoring every active
+    user against every product is also the daily refresh's largest cost."""
+    als = current.loc[current["model"] == "als"].dropna(subset=["ndcg_at_k"])
+    if als.empty or not als["model_version"].notna().all():
+        return False
+    baseline = current.loc[current["model"] == best_baseline(current), "ndcg_at_k"].dropna()
+    return baseline.empty or float(als["ndcg_at_k"].iloc[0]) > float(baseline.iloc[0])
+
+
 def recommend(
     daily: DataFrame,
     current: pd.DataFrame,
@@ -563,8 +576,8 @@ def recommend(
     """RECOMMENDATION_COLUMNS: the top_n eligible products (filters as of the
     day after the last day) for every user active in the last test_days days.
     Users the latest trained ALS model knows (they have factors) get its
-    list, from the saved factors; the others get the better baseline of the
-    latest evaluation. `model` says which recommender made each row.
+    list, from the saved factors, when it beat the baselines (als_serves);
+    everybody else gets the better baseline of the latest evaluation. `model` says which recommender made each row.
     `current`: the recommenders' rows of ml_recommendation_metrics."""
     session = daily.sparkSession
     recommended_at = pd.Timestamp.now(tz="UTC") if recommended_at is None else recommended_at
@@ -579,7 +592,7 @@ def recommend(
     versions = dict(zip(current["model"], current["model_version"], strict=True))
     parts = []
     remaining = users
-    if versions.get("als"):
+    if als_serves(current):
         user_factors, item_factors = load_factors(session, factors_path(directory, versions["als"]))
         als = als_recommendations(user_factors, item_factors, users, filters, settings.top_n)
         parts.append(als.withColumn("model", F.lit("als")).withColumn("model_version", F.lit(versions["als"])))

@@ -312,6 +312,11 @@ def test_trained_als_factors_are_saved_and_recommend_for_the_users_they_know(spa
     baseline = recommend.best_baseline(metrics)
     assert set(new.model) == {baseline} and set(new.model_version) == {by_model.loc[baseline, "model_version"]}
     assert 1 <= len(new) <= 2
+    # an ALS model that lost to a baseline recommends to nobody (its factors are not even read)
+    lost = metrics.assign(ndcg_at_k=metrics.ndcg_at_k.where(metrics.model != "als", 0.0))
+    assert not recommend.als_serves(lost) and recommend.als_serves(metrics)
+    served = recommend.recommend(daily, lost, settings, tmp_path / "elsewhere", recommended_at=trained_at).toPandas()
+    assert set(served.model) == {baseline} and set(served.user_id) == set(ranked.user_id)
     # without saved factors the named ALS model cannot recommend: an error, never a silent retrain
     with pytest.raises(FileNotFoundError, match="ml_retrain"):
         recommend.recommend(daily, metrics, settings, tmp_path / "elsewhere").collect()
