@@ -298,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         return benchmark_readme.main([])
 
     # what is measured: the commit checked out, and whether the working tree differs from it
-    commit, uncommitted = git("rev-parse", "--short", "HEAD") or None, bool(git("status", "--porcelain"))
+    # (results files this script wrote earlier are not a change to what is measured)
+    commit = git("rev-parse", "--short", "HEAD") or None
+    uncommitted = bool(git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results"))
 
     BENCH.mkdir(parents=True, exist_ok=True)
     raw, added, data = prepare_data(args.events, args.seed, args.keep_data)
