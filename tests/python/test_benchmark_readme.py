@@ -169,3 +169,12 @@ def test_benchmark_script_update_readme_flag(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(benchmark, "prepare_data", lambda *a: pytest.fail("--update-readme ran a benchmark"))
     assert benchmark.main(["--update-readme"]) == 0
     assert br.current_block(readme.read_text()) == br.render_block(br.load_results())
+
+
+def test_threads_column_says_what_each_run_used() -> None:
+    both = fabricated(10_000_000)
+    both["full_refresh"]["threads"] = both["incremental"]["threads"] = 2
+    mixed = fabricated(67_500_000)
+    mixed["full_refresh"]["threads"], mixed["incremental"]["threads"] = 1, 2
+    rows = [br.table_row(r).split(" | ") for r in (both, mixed, fabricated(1_000_000))]
+    assert [row[2] for row in rows] == ["2", "1/2", "-"]  # not recorded: an older results file
