@@ -31,8 +31,9 @@ free; a cart or a purchase is a decision.
 
 Recommending (`recommend`, every build): as of the day after the last day,
 for every user active in the last `test_days` days, from the saved factors of
-the model that was evaluated for the users it knows, from the better baseline
-of that evaluation for the others.
+the model that was evaluated for the users it knows when it beat both
+baselines (`als_serves`), from the better baseline of that evaluation for
+everybody else.
 """
 
 from __future__ import annotations
@@ -577,7 +578,8 @@ def recommend(
     day after the last day) for every user active in the last test_days days.
     Users the latest trained ALS model knows (they have factors) get its
     list, from the saved factors, when it beat the baselines (als_serves);
-    everybody else gets the better baseline of the latest evaluation. `model` says which recommender made each row.
+    everybody else gets the better baseline of the latest evaluation.
+    `model` says which recommender made each row.
     `current`: the recommenders' rows of ml_recommendation_metrics."""
     session = daily.sparkSession
     recommended_at = pd.Timestamp.now(tz="UTC") if recommended_at is None else recommended_at

@@ -197,7 +197,8 @@ def table_row(r: dict) -> str:
     commit = (r.get("commit") or "?") + (" + changes" if r.get("uncommitted_changes") else "")
     threads = sorted({run["threads"] for run in (full, incremental) if run.get("threads")})
     cells = [
-        f"{r['events']:,}", commit, "/".join(map(str, threads)) or "-", full_text, f"{kinds.get('model', 0):.0f} / {tests:.0f}", incremental_text,
+        f"{r['events']:,}", commit, "/".join(map(str, threads)) or "-", full_text,
+        f"{kinds.get('model', 0):.0f} / {tests:.0f}", incremental_text,
         f"{rss:.1f}", f"{scratch:.1f}", _seconds(r.get("reference_outputs", {}).get("project_seconds")),
         _reference(r, "pyspark"), _reference(r, "duckdb"),
     ]
