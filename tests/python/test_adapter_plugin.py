@@ -41,6 +41,32 @@ def test_python_model_runs_with_spark_bound_as_a_global():
     assert builtins.__dict__.pop("_sparklocal_probe") is sentinel
 
 
+def test_ml_log_lines_inside_a_model_reach_dbt_once_not_also_the_root_logger():
+    import logging
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.INFO)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    root_handler, forwarded = Collect(), Collect()
+    logging.getLogger().addHandler(root_handler)
+    logging.getLogger("ml").addHandler(forwarded)
+    try:
+        run_compiled_model("import logging\nlogging.getLogger('ml.probe').info('inside')", object(), "m")
+        logging.getLogger("ml.probe").info("outside")
+    finally:
+        logging.getLogger().removeHandler(root_handler)
+        logging.getLogger("ml").removeHandler(forwarded)
+    # inside a model only the forwarding path sees the line; outside, Python's
+    # defaults (propagation to the root) are back
+    assert forwarded.messages == ["inside", "outside"]
+    assert root_handler.messages == ["outside"]
+
+
 def test_session_helper_refuses_a_non_session_profile():
     with pytest.raises(DbtRuntimeError, match="method: session"):
         SessionPythonJobHelper({"alias": "m"}, credentials("thrift"))

@@ -25,6 +25,11 @@ FORWARDED_LOGGERS = ("ml",)
 
 # The model each dbt worker thread is running (dbt runs models in threads).
 _running = threading.local()
+# How many models are running now: while any is, the forwarded loggers do not
+# also pass their records to the root logger, whose handler (if a library set
+# one up) would print each line a second time in dbt's output.
+_models_running = 0
+_models_running_lock = threading.Lock()
 
 
 class _ToDbt(logging.Handler):
@@ -66,11 +71,24 @@ _install_forwarding()
 def forwarded_logs(model_name: str) -> Iterator[None]:
     """The FORWARDED_LOGGERS' records of this thread go to dbt's log while
     the block runs, prefixed with `model_name`."""
+    global _models_running
     _running.model_name = model_name
+    with _models_running_lock:
+        _models_running += 1
+        _set_propagation(False)
     try:
         yield
     finally:
         _running.model_name = None
+        with _models_running_lock:
+            _models_running -= 1
+            if _models_running == 0:
+                _set_propagation(True)
+
+
+def _set_propagation(propagate: bool) -> None:
+    for name in FORWARDED_LOGGERS:
+        logging.getLogger(name).propagate = propagate
 
 
 def run_compiled_model(compiled_code: str, spark: Any, model_name: str) -> None:
