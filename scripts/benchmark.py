@@ -298,9 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         return benchmark_readme.main([])
 
     # what is measured: the commit checked out, and whether the working tree differs from it
-    # (results files this script wrote earlier are not a change to what is measured)
+    # (results files and the README block this script wrote in an earlier run
+    # are not a change to what is measured)
     commit = git("rev-parse", "--short", "HEAD") or None
-    uncommitted = bool(git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results"))
+    uncommitted = bool(git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results",
+                           ":(exclude)README.md"))
 
     BENCH.mkdir(parents=True, exist_ok=True)
     raw, added, data = prepare_data(args.events, args.seed, args.keep_data)
