@@ -14,7 +14,7 @@ DEMO_EVENTS ?= 1000000
 DEMO_SEED ?= 42
 BENCHMARK_EVENTS ?= 67500000
 
-.PHONY: setup browser demo generate build docs docs-serve report test lint benchmark clean \
+.PHONY: setup browser demo generate build docs docs-serve report test test-fast faults lint benchmark clean \
 	server-start server-stop server-status sql cluster-start cluster-stop
 
 $(VENV)/.installed: pyproject.toml adapter/pyproject.toml $(shell find adapter/dbt -type f -name '*.py' -o -name '*.yml' | sort)
@@ -86,6 +86,15 @@ benchmark: setup
 test: setup browser
 	$(PY) -m pytest
 	$(VENV)/bin/sqlfluff lint models analyses tests/dbt
+
+# Fast tier, before every commit: the unit tests (no dbt build, no server).
+test-fast: setup
+	$(PY) -m pytest --fast
+
+# Developers' tool, not part of `make test`: apply each fault under
+# tests/faults/ to a scratch copy and report which tier catches it.
+faults: setup browser
+	$(PY) scripts/check_faults.py
 
 lint: setup
 	$(VENV)/bin/sqlfluff lint models analyses tests/dbt

@@ -17,6 +17,26 @@ from dbt_harness import PROJECT_ROOT, DbtScenario, configure_process  # noqa: E4
 REAL_ROWS = PROJECT_ROOT / "tests" / "fixtures" / "rees46" / "2019-Oct-head5k.csv"
 
 
+# The fast tier (`pytest --fast`, `make test-fast`): every test but those that
+# build with dbt or start a server or cluster; a developer runs it before each
+# commit, and scripts/check_faults.py runs it against each listed fault.
+SLOW_MARKERS = ("dbt", "server", "cluster")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fast", action="store_true",
+                     help=f"the fast tier: leave out the tests marked {', '.join(SLOW_MARKERS)}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--fast"):
+        return
+    slow = [item for item in items if any(item.get_closest_marker(name) for name in SLOW_MARKERS)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item not in slow]
+
+
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("warehouse")
@@ -31,6 +51,16 @@ def new_scenario(name: str, warehouse: Path) -> DbtScenario:
     return DbtScenario(name=name, raw_dir=raw_dir, work_dir=work_dir)
 
 
+# Staging up to the event fact, with the tests on those models only (the
+# raw-line reconciliation among them): the scenarios about raw files build this.
+STAGING_SELECTION = ("--select", "+fct_events", "stg_events_quarantine", "stg_raw_files",
+                     "--indirect-selection", "cautious")
+
+# The unit tests check SQL on rows they bring, whatever a scenario's data: the
+# demo build runs them; every other scenario build leaves them out.
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
+
 @pytest.fixture(scope="session")
 def real_rows(warehouse: Path) -> DbtScenario:
     """`dbt build` on the first 4,999 real rows of 2019-Oct.csv."""
@@ -38,7 +68,7 @@ def real_rows(warehouse: Path) -> DbtScenario:
         pytest.fail(f"real sample rows not found at {REAL_ROWS}")
     scenario = new_scenario("real5k", warehouse)
     shutil.copy(REAL_ROWS, scenario.raw_dir / REAL_ROWS.name)
-    scenario.dbt("build")
+    scenario.dbt("build", *NO_UNIT_TESTS)
     return scenario
 
 
@@ -48,7 +78,7 @@ DEMO_SEED = 7
 
 @pytest.fixture(scope="session")
 def demo(warehouse: Path) -> DbtScenario:
-    """`dbt build` (everything, ML included) on a generated month of ~150k events."""
+    """`dbt build` (everything, ML and unit tests included) on a generated month of ~150k events."""
     from datagen import generate
 
     scenario = new_scenario("demo", warehouse)

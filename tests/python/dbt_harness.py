@@ -16,6 +16,27 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+# The documented bound of the approximate distinct counts (macros/metrics.sql,
+# doc block approximate_distinct_count): HyperLogLog with lgConfigK 12,
+# relative standard error 1.04 / sqrt(2^12). A sketch depends on the order its
+# values arrived in (the file layout, the partitioning, one machine or a
+# cluster), so two builds of the same rows agree on the sketches and the
+# counts and rates read from them within three standard errors, on every
+# other column exactly.
+SKETCH_RSE = 1.04 / 2**6
+APPROXIMATE_COLUMNS = {"unique_users", "viewers", "carters", "purchasers", "sessions", "user_purchase_rate"}
+
+
+def is_sketch(name: str, kind: str) -> bool:
+    """A HyperLogLog sketch column (distinct_sketch in macros/metrics.sql)."""
+    return kind == "binary" and name.endswith("_sketch")
+
+
+def is_approximate(name: str, kind: str) -> bool:
+    """A column read from HyperLogLog sketches, or a sketch itself."""
+    return name in APPROXIMATE_COLUMNS or is_sketch(name, kind)
+
+
 class DbtFailed(AssertionError):
     """A dbt invocation did not succeed; the message lists the failing nodes."""
 
@@ -28,6 +49,10 @@ class DbtScenario:
     raw_dir: Path
     work_dir: Path
     project_dir: Path = PROJECT_ROOT
+    # Reuse the parse of the scenario's previous invocation (its target
+    # folder's partial_parse.msgpack) when the project files and vars did not
+    # change: dbt re-parses what did change.
+    partial_parse: bool = True
 
     @property
     def schema(self) -> str:
@@ -45,7 +70,7 @@ class DbtScenario:
             "--profiles-dir", str(PROJECT_ROOT / "profiles"),
             "--target-path", str(self.work_dir / "target"),
             "--log-path", str(self.work_dir / "logs"),
-            "--no-partial-parse",
+            "--partial-parse" if self.partial_parse else "--no-partial-parse",
         ]
         if vars:
             import json

@@ -6,7 +6,7 @@ it): `python killable_build.py '<json spec>'`.
 2. prints one JSON line {"unqueryable": [...], "utc_offset": <seconds>} and
    then "building";
 3. runs `dbt <args>` in this process (the test may SIGKILL it from here on);
-4. after a finished build, prints {"built": [...]} (its staging and mart
+4. after a finished build, prints {"built": [...]} (its seed, staging and mart
    relations), writes each relation in `export` as Parquet under `export_dir`
    (without `loaded_at`, the build's own stamp) and prints "done".
 """
@@ -55,9 +55,11 @@ def main(spec: dict) -> None:
     print(json.dumps({"unqueryable": unqueryable(spark, spec["check"]), "utc_offset": time.localtime().tm_gmtoff}),
           flush=True)
     print("building", flush=True)
+    # every build of the test shares one target folder: the first one parses,
+    # the others reuse its parse (a parse killed half-way is redone)
     scenario = DbtScenario(name=spec["name"], raw_dir=Path(spec["raw_dir"]), work_dir=Path(spec["work_dir"]))
     scenario.dbt(*spec["args"])
-    built = [f"{scenario.schema}_{layer}.{row.tableName}" for layer in ("staging", "marts")
+    built = [f"{scenario.schema}_{layer}.{row.tableName}" for layer in ("reference", "staging", "marts")
              for row in spark.sql(f"show tables in {scenario.schema}_{layer}").collect() if not row.isTemporary]
     print(json.dumps({"built": sorted(built)}), flush=True)
     for relation in spec.get("export", []):

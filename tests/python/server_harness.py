@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from dbt_harness import PROJECT_ROOT
+from dbt_harness import PROJECT_ROOT, SKETCH_RSE, is_approximate, is_sketch
 
 SERVER_SCRIPT = PROJECT_ROOT / "scripts" / "spark_server.py"
 # Servers, clusters and the dbt processes that talk to them run in a time zone
@@ -152,32 +152,41 @@ BUILD_STAMPS = {"loaded_at"}
 NUMERIC = ("int", "bigint", "smallint", "tinyint", "double", "float", "decimal")
 
 
-def fingerprint_sql(table: str, columns: list[tuple[str, str]]) -> str:
+def fingerprint_sql(table: str, columns: list[tuple[str, str]]) -> tuple[str, list[float]]:
     """Row count, the sum of every numeric column, of every timestamp (as
-    microseconds since the epoch) and date (as days), and the distinct count
-    of every other column, in one query that runs the same on both targets."""
-    parts = ["count(*)"]
+    microseconds since the epoch) and date (as days), the sum of the
+    estimates of every sketch, and the distinct count of every other column,
+    in one query that runs the same on both targets; with each figure's
+    relative tolerance (the sketches' bound for approximate columns)."""
+    parts, tolerances = ["count(*)"], [0.0]
     for name, kind in columns:
-        if kind.lower().startswith(NUMERIC):
+        kind = kind.lower()
+        if is_sketch(name, kind):
+            parts.append(f"sum(hll_sketch_estimate(`{name}`))")
+        elif kind.startswith(NUMERIC):
             parts.append(f"sum(cast(`{name}` as double))")
-        elif kind.lower().startswith("timestamp") and name not in BUILD_STAMPS:  # instants, not text in a zone
+        elif kind.startswith("timestamp") and name not in BUILD_STAMPS:  # instants, not text in a zone
             parts.append(f"sum(cast(unix_micros(`{name}`) as decimal(38, 0)))")
-        elif kind.lower() == "date":
+        elif kind == "date":
             parts.append(f"sum(unix_date(`{name}`))")
         else:
             parts.append(f"count(distinct `{name}`)")
-    return f"select {', '.join(parts)} from {table}"
+        tolerances.append(3 * SKETCH_RSE if is_approximate(name, kind) else 0.0)
+    return f"select {', '.join(parts)} from {table}", tolerances
 
 
-def figures_match(left: Iterable[Any], right: Iterable[Any]) -> bool:
-    """Equal, floats within 1e-9 relative (sums of doubles depend on the
-    order the partitions are added in)."""
-    for a, b in zip(left, right, strict=True):
-        if isinstance(a, float) or isinstance(b, float):
-            if a is None or b is None:
-                if a is not b:
-                    return False
-            elif not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9):
+def figures_match(left: Iterable[Any], right: Iterable[Any], tolerances: Iterable[float] | None = None) -> bool:
+    """Equal within each figure's relative tolerance; floats at least within
+    1e-9 relative (sums of doubles depend on the order the partitions are
+    added in)."""
+    left, right = list(left), list(right)
+    tolerances = list(tolerances) if tolerances is not None else [0.0] * len(left)
+    for a, b, tolerance in zip(left, right, tolerances, strict=True):
+        if a is None or b is None:
+            if a is not b:
+                return False
+        elif isinstance(a, float) or isinstance(b, float) or tolerance:
+            if not math.isclose(float(a), float(b), rel_tol=max(tolerance, 1e-9), abs_tol=1e-9):
                 return False
         elif a != b:
             return False

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from dbt_harness import PROJECT_ROOT
+from dbt_harness import PROJECT_ROOT, SKETCH_RSE
 
 pytestmark = pytest.mark.dbt
 
@@ -169,11 +169,9 @@ def test_demo_event_mix_is_close_to_the_published_profile(demo):
     assert abs(purchases / carts - 0.32) < 0.05
 
 
-# The documented bound of the approximate distinct counts (macros/metrics.sql,
-# doc block approximate_distinct_count): HyperLogLog with lgConfigK 12, relative
-# standard error 1.04 / sqrt(2^12); at most three of them off, and exact while
-# the sketch still holds every hash (a few hundred values).
-SKETCH_RSE = 1.04 / 2**6
+# The approximate distinct counts (SKETCH_RSE, dbt_harness) are at most three
+# standard errors off, and exact while the sketch still holds every hash (a
+# few hundred values).
 EXACT_UP_TO = 300
 
 

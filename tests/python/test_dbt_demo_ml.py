@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ml.tasks import is_leaky
@@ -106,6 +107,29 @@ def test_training_sets_carry_no_future_information(demo):
             same_second += sum(1 for t in earlier if t == row.cart_at) - (event_type == "cart")
             assert getattr(row, column) == strictly_before, (row, column)
     assert same_second > 0  # the data has same-second events, so the check bites
+
+
+def test_purchase_features_come_from_the_feature_window_and_the_label_from_the_label_window(demo):
+    """Views, carts and the label of every forecast row, recounted in pandas
+    from stg_events over the row's own windows: an event on or after
+    feature_end_date in a feature is a future leak."""
+    events = demo.frame("select user_id, event_type, event_date from {s}_staging.stg_events")
+    rows = demo.frame(
+        "select user_id, split, feature_start_date, feature_end_date, label_start_date, label_end_date,"
+        " views, carts, purchased from {s}_ml.ml_purchase_training_set where split in ('train', 'test')"
+    )
+    assert len(rows) > 500 and set(rows["split"]) == {"train", "test"}
+    for (start, end, label_start, label_end), group in rows.groupby(
+            ["feature_start_date", "feature_end_date", "label_start_date", "label_end_date"]):
+        assert end == label_start  # the label starts where the features end
+        in_features = events[(events["event_date"] >= start) & (events["event_date"] < end)]
+        counts = pd.crosstab(in_features["user_id"], in_features["event_type"])
+        buyers = set(events.loc[(events["event_type"] == "purchase") & (events["event_date"] >= label_start)
+                                & (events["event_date"] < label_end), "user_id"])
+        for event_type, column in [("view", "views"), ("cart", "carts")]:
+            expected = counts[event_type].reindex(group["user_id"]).fillna(0).astype(int).to_numpy()
+            assert (group[column].to_numpy() == expected).all(), (start, end, column)
+        assert (group["purchased"].to_numpy() == group["user_id"].isin(buyers).astype(int).to_numpy()).all()
 
 
 def test_predictions_cover_every_scored_user_with_probabilities(demo):

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_EVENTS, DEMO_SEED, new_scenario
-from dbt_harness import describe_failures
+from conftest import DEMO_EVENTS, DEMO_SEED, NO_UNIT_TESTS, STAGING_SELECTION, new_scenario
+from dbt_harness import SKETCH_RSE, describe_failures, is_approximate, is_sketch
 from test_dbt_bad_input import HEADER, good_line
 
 pytestmark = pytest.mark.dbt
 
-STAGING = ["--select", "+fct_events", "stg_events_quarantine", "stg_raw_files", "--indirect-selection", "cautious"]
+STAGING = [*STAGING_SELECTION, *NO_UNIT_TESTS]
 
 
 def write(path: Path, lines: list[str]) -> None:
@@ -111,12 +111,13 @@ def day_added(warehouse):
     files = sorted(held_back.glob("*.csv"))
     for path in files[:-1]:
         path.rename(scenario.raw_dir / path.name)
-    scenario.dbt("seed")
-    scenario.dbt("run")
+    # days 1..29: seeds and models (their tests run in the demo build)
+    scenario.dbt("build", "--exclude-resource-type", "test", *NO_UNIT_TESTS)
     scenario.runs_before = training_runs(scenario)
     files[-1].rename(scenario.raw_dir / files[-1].name)
     scenario.last_day_file = files[-1].name
-    scenario.dbt("build")
+    # day 30 as the daily job runs it, with the data tests of the day it adds
+    scenario.dbt("build", *NO_UNIT_TESTS)
     return scenario
 
 
@@ -141,13 +142,10 @@ def test_adding_a_day_loads_only_that_file(day_added):
     assert [row[0] for row in rebuilt] == ["2019-11-30"]
 
 
-# Approximate distinct counts (HyperLogLog): a day's sketch depends on the
-# order its values arrived in, which differs with the file layout, so these
-# columns of the two builds are compared within the sketches' error bound
-# (macros/metrics.sql: relative standard error 1.04 / sqrt(2^12)), every
-# other column exactly.
-APPROXIMATE = {"unique_users", "viewers", "carters", "purchasers", "sessions", "user_purchase_rate"}
-SKETCH_RSE = 1.04 / 2**6
+# The approximate distinct counts (dbt_harness.is_approximate) of the two
+# builds are compared within the sketches' bound, every other column exactly:
+# a day's sketch depends on the order its values arrived in, which differs
+# with the file layout.
 
 
 @pytest.mark.parametrize(("layer", "model"), COMPARED_MODELS)
@@ -156,14 +154,14 @@ def test_incremental_build_equals_a_full_build(day_added, demo, layer, model):
     # partition columns are listed twice; `# Partition Information` rows end the list
     columns = dict.fromkeys((row[0], row[1]) for row in described
                             if row[0] and not row[0].startswith("#") and row[0] not in BUILD_COLUMNS)
-    approximate = {name for name, kind in columns if name in APPROXIMATE or kind == "binary"}
+    approximate = {name for name, kind in columns if is_approximate(name, kind)}
     # Floating-point sums may differ in the last bit with the order Spark adds
     # rows in (another file layout), so doubles are compared to 9 decimals;
     # sketches by their counts.
     def compared(name: str, kind: str) -> str:
         if kind in ("double", "float"):
             return f"round(`{name}`, 9)"
-        return f"hll_sketch_estimate(`{name}`)" if kind == "binary" else f"`{name}`"
+        return f"hll_sketch_estimate(`{name}`)" if is_sketch(name, kind) else f"`{name}`"
 
     exact = ", ".join(compared(name, kind) for name, kind in columns if name not in approximate)
     incremental, full = day_added.table(layer, model), demo.table(layer, model)

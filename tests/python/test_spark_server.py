@@ -1,20 +1,28 @@
-"""The Spark server (Thrift + Spark Connect) and the `thrift` target.
+"""The Spark server (Thrift + Spark Connect), the standalone cluster and the
+`thrift` target.
 
 Quick tests check the server's settings and every one-line error of
-scripts/spark_server.py without starting Spark. The `server` tests start a real
-server on a scratch warehouse, build the whole project through it with
-`dbt build --target thrift` (SQL models over Thrift, Python models over Spark
-Connect) on the same generated month as the local `demo` scenario, and compare
-every table between the two targets; the server is stopped whatever happens.
+scripts/spark_server.py without starting Spark. One test starts a server in
+local mode (`make server-start`) and checks it listens on loopback only,
+answers SQL, refuses a second start and stops. The rest run on one cluster
+(`make cluster-start`: a master and two one-core workers on loopback, the
+server submitted to it) on a scratch warehouse: the one build through a
+server of the suite, `dbt build --target thrift` (SQL models over Thrift,
+Python models over Spark Connect, their batches in the workers' executors) on
+the same generated month as the local `demo` scenario, every table compared
+between the two targets; then the cluster is stopped and every process of it
+is gone.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -70,6 +78,24 @@ def test_server_runs_with_the_local_targets_settings_on_loopback(tmp_path, monke
     assert server["spark.master"] == "local[*]"
     cluster = script.server_settings(layout, master="spark://127.0.0.1:7077")
     assert cluster["spark.master"] == "spark://127.0.0.1:7077" and cluster["spark.cores.max"] == "2"
+
+
+def test_fingerprints_compare_sketch_columns_within_their_bound_and_others_exactly():
+    from server_harness import SKETCH_RSE
+
+    query, tolerances = fingerprint_sql("t", [("user_id", "bigint"), ("unique_users", "bigint"),
+                                              ("users_sketch", "binary"), ("brand", "string"), ("content", "binary")])
+    assert query == ("select count(*), sum(cast(`user_id` as double)), sum(cast(`unique_users` as double)),"
+                     " sum(hll_sketch_estimate(`users_sketch`)), count(distinct `brand`), count(distinct `content`)"
+                     " from t")
+    assert tolerances == [0.0, 0.0, 3 * SKETCH_RSE, 3 * SKETCH_RSE, 0.0, 0.0]
+    within, beyond = 1000 * (1 + 2.9 * SKETCH_RSE), 1000 * (1 + 3.5 * SKETCH_RSE)  # relative to the larger
+    figures = (5, 10.0, 1000.0, 1000.0, 3, 2)
+    assert figures_match(figures, (5, 10.0, within, within, 3, 2), tolerances)
+    assert not figures_match(figures, (5, 10.0, beyond, 1000.0, 3, 2), tolerances)
+    assert not figures_match(figures, (5, 10.0 + 1e-6, 1000.0, 1000.0, 3, 2), tolerances)
+    assert not figures_match(figures, (5, 10.0, 1000.0, 1000.0, 4, 2), tolerances)
+    assert not figures_match((None,), (0,), [0.0])
 
 
 @pytest.fixture
@@ -158,7 +184,7 @@ def compare_targets(local: DbtScenario, server: ServerEnv) -> list[str]:
     """Tables whose figures differ between the local build and the server's.
 
     Every table built from SQL gets its row count, numeric sums and distinct
-    counts compared; the Python models' outputs (and the propensity deciles
+    counts compared (approximate distinct counts within their bound); the Python models' outputs (and the propensity deciles
     read from them) get their row counts compared, since training samples in
     Spark and model versions carry the build time.
     """
@@ -168,52 +194,103 @@ def compare_targets(local: DbtScenario, server: ServerEnv) -> list[str]:
     for table in tables:
         name = table.split(".")[1]
         if name in PYTHON_MODEL_OUTPUTS or name == "ml_user_purchase_propensity":
-            query = f"select count(*) from {table}"
+            query, tolerances = f"select count(*) from {table}", [0.0]
         else:
-            query = fingerprint_sql(table, spark().table(table).dtypes)
+            query, tolerances = fingerprint_sql(table, spark().table(table).dtypes)
         expected = tuple(spark().sql(query).collect()[0])
         actual = tuple(server.query(query)[0])
-        if not figures_match(expected, actual):
+        if not figures_match(expected, actual, tolerances):
             differences.append(f"{table}: local {expected} != server {actual}")
     return differences
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> ServerEnv:
-    env = ServerEnv(tmp_path_factory.mktemp("server") / "warehouse")
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for init to reap it."""
+    try:
+        return not Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].startswith("Z")
+    except OSError:
+        return False
+
+
+@pytest.mark.dbt
+@pytest.mark.server
+def test_a_local_mode_server_listens_on_loopback_only_answers_and_refuses_a_second_start(tmp_path):
+    env = ServerEnv(tmp_path / "warehouse")
     started = env.script("start")
     try:
         assert started.returncode == 0, started.stderr
         assert "server: running" in started.stdout
-        yield env
+        assert env.query("set spark.master") == [("spark.master", "local[*]")]
+        assert_listens_on_loopback_only([env.pid()], {env.ports["SPARK_THRIFT_PORT"], env.ports["SPARK_CONNECT_PORT"]})
+        again = env.script("start")
+        assert again.returncode == 1 and "already running" in one_line(again.stderr)
+        pid = env.pid()
     finally:
         stopped = env.script("stop")
+    assert stopped.returncode == 0 and not running(pid)
+    assert not (env.warehouse / "server" / "server.pid").exists()
+
+
+# --- the cluster: the one build through a server -------------------------------
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> ServerEnv:
+    """The project's server on a standalone cluster (a master and two one-core
+    workers on loopback); the module's last test stops it, and so does the
+    teardown whatever happened (a no-op when it is stopped)."""
+    env = ServerEnv(tmp_path_factory.mktemp("cluster") / "warehouse")
+    started = env.script("cluster-start")
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        assert "server: running" in started.stdout
+        yield env
+    finally:
+        stopped = env.script("cluster-stop")
         print(stopped.stdout, stopped.stderr)
 
 
 @pytest.fixture(scope="module")
 def thrift_build(server: ServerEnv, demo: DbtScenario, tmp_path_factory) -> subprocess.CompletedProcess:
     """`dbt build --target thrift` on the demo scenario's raw files, same schema
-    name; `started` and `ended` hold when it ran (seconds since the epoch)."""
+    name; `started` and `ended` hold when it ran (seconds since the epoch).
+    The data tests are left out: they are the same queries on the same data
+    as the demo build's, which compare_targets shows equal; the unit tests
+    run, since dbt runs them through the target's connection."""
     started = time.time()
-    build = server.dbt("build", "--target", "thrift", schema=demo.schema, raw_dir=demo.raw_dir,
-                       work_dir=tmp_path_factory.mktemp("thrift_build"))
+    build = server.dbt("build", "--target", "thrift", "--exclude-resource-type", "test",
+                       schema=demo.schema, raw_dir=demo.raw_dir, work_dir=tmp_path_factory.mktemp("thrift_build"))
     build.started, build.ended = started, time.time()
     return build
 
 
+def master_state(env: ServerEnv) -> dict:
+    url = f"http://127.0.0.1:{env.ports['SPARK_MASTER_WEBUI_PORT']}/json/"
+    with urllib.request.urlopen(url, timeout=10) as page:
+        return json.load(page)
+
+
 @pytest.mark.dbt
 @pytest.mark.server
-def test_server_listens_on_loopback_only_and_refuses_a_second_start(server):
-    assert_listens_on_loopback_only(
-        [server.pid()], {server.ports["SPARK_THRIFT_PORT"], server.ports["SPARK_CONNECT_PORT"]}
-    )
-    again = server.script("start")
+@pytest.mark.cluster
+def test_cluster_runs_the_server_on_two_workers_on_loopback_only(server):
+    master_url = f"spark://127.0.0.1:{server.ports['SPARK_MASTER_PORT']}"
+    state = master_state(server)
+    assert state["aliveworkers"] == 2 and all(worker["cores"] == 1 for worker in state["workers"])
+    [application] = state["activeapps"]
+    assert application["name"] == "rees46-server" and application["cores"] == 2
+    assert server.query("set spark.master") == [("spark.master", master_url)]
+    processes = [server.pid(name) for name in ("master", "worker-1", "worker-2", "server")]
+    assert_listens_on_loopback_only(processes, {
+        server.ports["SPARK_MASTER_PORT"], server.ports["SPARK_MASTER_WEBUI_PORT"],
+        server.ports["SPARK_THRIFT_PORT"], server.ports["SPARK_CONNECT_PORT"],
+    })
+    again = server.script("cluster-start")
     assert again.returncode == 1 and "already running" in one_line(again.stderr)
 
 
 @pytest.mark.dbt
 @pytest.mark.server
+@pytest.mark.cluster
 def test_connect_sessions_get_the_sql_sides_settings(server):
     probe = f"""
 from dbt.adapters.sparklocal.connections import SparkLocalCredentials
@@ -237,7 +314,8 @@ for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled", "spark.sql.p
 
 @pytest.mark.dbt
 @pytest.mark.server
-def test_thrift_target_builds_everything_and_matches_the_local_target(server, thrift_build, demo):
+@pytest.mark.cluster
+def test_thrift_target_builds_everything_on_the_cluster_and_matches_the_local_target(server, thrift_build, demo):
     assert thrift_build.returncode == 0, thrift_build.stdout[-5000:]
     log = thrift_build.stdout
     assert "Concurrency: 2 threads (target='thrift')" in log
@@ -252,10 +330,15 @@ def test_thrift_target_builds_everything_and_matches_the_local_target(server, th
     on_server = server.query(statuses.format(schema=demo.schema))
     assert local and [row[:3] for row in on_server] == [row[:3] for row in local]
     assert {row[3] for row in on_server} == {"trained"} and {row[3] for row in local} <= {"trained", "reused"}
+    # the work ran in an executor on each worker, not only in the driver
+    for number in (1, 2):
+        executor_logs = list((server.warehouse / "server" / f"worker-{number}").glob("app-*/*/stderr"))
+        assert executor_logs and any("Running task" in log.read_text() for log in executor_logs), number
 
 
 @pytest.mark.dbt
 @pytest.mark.server
+@pytest.mark.cluster
 def test_the_servers_python_models_stamp_utc_instants_whatever_its_time_zone(server, thrift_build, demo):
     assert thrift_build.returncode == 0
     # the server (and dbt talking to it) ran eight hours off UTC; this process runs in UTC
@@ -274,6 +357,7 @@ def test_the_servers_python_models_stamp_utc_instants_whatever_its_time_zone(ser
 
 @pytest.mark.dbt
 @pytest.mark.server
+@pytest.mark.cluster
 def test_beeline_counts_the_same_rfm_rows_as_the_local_target(server, thrift_build, demo):
     assert thrift_build.returncode == 0
     table = demo.table("marts", "mart_user_rfm")
@@ -286,6 +370,7 @@ def test_beeline_counts_the_same_rfm_rows_as_the_local_target(server, thrift_bui
 
 @pytest.mark.dbt
 @pytest.mark.server
+@pytest.mark.cluster
 def test_a_local_build_while_the_server_runs_fails_fast_with_what_to_do(server, tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -295,6 +380,19 @@ def test_a_local_build_while_the_server_runs_fails_fast_with_what_to_do(server, 
     assert f"in use by the project's Spark server (pid {server.pid()})" in output
     assert "--target thrift" in output and "make server-stop" in output
     assert "at org." not in output and "Traceback" not in output  # no Java or Python stack trace
+
+
+@pytest.mark.dbt
+@pytest.mark.server
+@pytest.mark.cluster
+def test_cluster_stop_stops_every_process(server):
+    """The module's last test on the cluster."""
+    pids = [server.pid(name) for name in ("master", "worker-1", "worker-2", "server")]
+    stopped = server.script("cluster-stop")
+    assert stopped.returncode == 0
+    assert [line.split(":")[0] for line in stopped.stdout.splitlines()] == ["server", "worker 1", "worker 2", "master"]
+    assert [pid for pid in pids if running(pid)] == []
+    assert list((server.warehouse / "server").glob("*.pid")) == []
 
 
 HOLD_METASTORE = """
