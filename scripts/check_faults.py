@@ -101,11 +101,27 @@ def copy_working_tree(destination: Path) -> None:
             shutil.copy2(source, target)
 
 
+# The installed adapter's namespace packages (dbt.adapters, dbt.include) list
+# site-packages first, so a path entry alone does not put the copy's adapter
+# ahead: every Python process of a run (pytest, dbt, killable builds) starts
+# with this sitecustomize, which does.
+SITECUSTOMIZE = """# written by scripts/check_faults.py: the copy's adapter before the installed one
+import dbt.adapters
+import dbt.include
+dbt.adapters.__path__.insert(0, {adapters!r})
+dbt.include.__path__.insert(0, {include!r})
+"""
+
+
 def run_pytest(copy: Path, arguments: list[str], log: Path) -> tuple[str, float]:
+    site = copy.parent / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE.format(
+        adapters=str(copy / "adapter" / "dbt" / "adapters"), include=str(copy / "adapter" / "dbt" / "include")))
     environment = {
         **os.environ,
         # the copy's packages and adapter before the installed ones
-        "PYTHONPATH": os.pathsep.join([str(copy), str(copy / "adapter"), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(site), str(copy), os.environ.get("PYTHONPATH", "")]),
         "PYTEST_ADDOPTS": f"--basetemp={copy.parent / ('pytest-' + log.stem)} -p no:cacheprovider",
     }
     started = time.monotonic()
