@@ -113,11 +113,16 @@ dbt.include.__path__.insert(0, {include!r})
 """
 
 
-def run_pytest(copy: Path, arguments: list[str], log: Path) -> tuple[str, float]:
+def write_sitecustomize(copy: Path) -> Path:
+    """The folder of the copy's sitecustomize.py (beside the copy)."""
     site = copy.parent / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE.format(
         adapters=str(copy / "adapter" / "dbt" / "adapters"), include=str(copy / "adapter" / "dbt" / "include")))
+    return site
+
+
+def run_pytest(copy: Path, site: Path, arguments: list[str], log: Path) -> tuple[str, float]:
     environment = {
         **os.environ,
         # the copy's packages and adapter before the installed ones
@@ -143,9 +148,10 @@ def check(fault: Fault, tiers: list[str], scratch: Path) -> Outcome:
             outcome.tiers[tier] = ("error", 0.0)
         print(f"{fault.name}: the patch does not apply: {applied.stderr.strip()}", file=sys.stderr)
         return outcome
+    site = write_sitecustomize(copy)
     for tier in tiers:
         arguments = [*FAST_TIER, "-x"] if tier == "fast" else [fault.caught_by]
-        outcome.tiers[tier] = run_pytest(copy, arguments, scratch / fault.name / f"{tier}.log")
+        outcome.tiers[tier] = run_pytest(copy, site, arguments, scratch / fault.name / f"{tier}.log")
     shutil.rmtree(copy, ignore_errors=True)
     return outcome
 

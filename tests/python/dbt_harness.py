@@ -24,6 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # counts and rates read from them within three standard errors, on every
 # other column exactly.
 SKETCH_RSE = 1.04 / 2**6
+SKETCH_BOUND = 3 * SKETCH_RSE  # relative: how far two counts of one set may be apart
 APPROXIMATE_COLUMNS = {"unique_users", "viewers", "carters", "purchasers", "sessions", "user_purchase_rate"}
 
 

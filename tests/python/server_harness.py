@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from dbt_harness import PROJECT_ROOT, SKETCH_RSE, is_approximate, is_sketch
+from dbt_harness import PROJECT_ROOT, SKETCH_BOUND, is_approximate, is_sketch
 
 SERVER_SCRIPT = PROJECT_ROOT / "scripts" / "spark_server.py"
 # Servers, clusters and the dbt processes that talk to them run in a time zone
@@ -171,16 +171,14 @@ def fingerprint_sql(table: str, columns: list[tuple[str, str]]) -> tuple[str, li
             parts.append(f"sum(unix_date(`{name}`))")
         else:
             parts.append(f"count(distinct `{name}`)")
-        tolerances.append(3 * SKETCH_RSE if is_approximate(name, kind) else 0.0)
+        tolerances.append(SKETCH_BOUND if is_approximate(name, kind) else 0.0)
     return f"select {', '.join(parts)} from {table}", tolerances
 
 
-def figures_match(left: Iterable[Any], right: Iterable[Any], tolerances: Iterable[float] | None = None) -> bool:
+def figures_match(left: Iterable[Any], right: Iterable[Any], tolerances: Iterable[float]) -> bool:
     """Equal within each figure's relative tolerance; floats at least within
     1e-9 relative (sums of doubles depend on the order the partitions are
     added in)."""
-    left, right = list(left), list(right)
-    tolerances = list(tolerances) if tolerances is not None else [0.0] * len(left)
     for a, b, tolerance in zip(left, right, tolerances, strict=True):
         if a is None or b is None:
             if a is not b:

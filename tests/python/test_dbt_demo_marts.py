@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from dbt_harness import PROJECT_ROOT, SKETCH_RSE
+from dbt_harness import PROJECT_ROOT, SKETCH_BOUND, SKETCH_RSE
 
 pytestmark = pytest.mark.dbt
 
@@ -169,8 +169,8 @@ def test_demo_event_mix_is_close_to_the_published_profile(demo):
     assert abs(purchases / carts - 0.32) < 0.05
 
 
-# The approximate distinct counts (SKETCH_RSE, dbt_harness) are at most three
-# standard errors off, and exact while the sketch still holds every hash (a
+# The approximate distinct counts (dbt_harness) are at most SKETCH_BOUND (three
+# standard errors) off, and exact while the sketch still holds every hash (a
 # few hundred values).
 EXACT_UP_TO = 300
 
@@ -206,5 +206,5 @@ def test_users_and_sessions_per_dimension_are_within_the_sketch_bound(demo, raw_
     assert (approx[small] == exact[small]).all(), "counts the sketch holds whole must be exact"
     errors = np.abs(approx[~small] - exact[~small]) / exact[~small]
     assert len(errors) >= 10, "the demo month must put some counts beyond the exact range"
-    assert errors.max() <= 3 * SKETCH_RSE, errors.max()
+    assert errors.max() <= SKETCH_BOUND, errors.max()
     assert (errors <= 2 * SKETCH_RSE).mean() >= 0.9  # ~95% within two standard errors

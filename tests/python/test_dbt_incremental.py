@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO_EVENTS, DEMO_SEED, NO_UNIT_TESTS, STAGING_SELECTION, new_scenario
-from dbt_harness import SKETCH_RSE, describe_failures, is_approximate, is_sketch
+from dbt_harness import SKETCH_BOUND, describe_failures, is_approximate, is_sketch
 from test_dbt_bad_input import HEADER, good_line
 
 pytestmark = pytest.mark.dbt
@@ -184,7 +184,7 @@ def test_incremental_build_equals_a_full_build(day_added, demo, layer, model):
         for name in approximate:
             a, b = matched[f"a_{name}"].astype(float), matched[f"b_{name}"].astype(float)
             worst = ((a - b).abs() / b.where(b > 0)).max()
-            assert not (worst > 3 * SKETCH_RSE), f"{model}.{name}: counts differ by {worst:.2%}"
+            assert not (worst > SKETCH_BOUND), f"{model}.{name}: counts differ by {worst:.2%}"
 
 
 def failed_tests(result) -> set[str]:

@@ -81,14 +81,14 @@ def test_server_runs_with_the_local_targets_settings_on_loopback(tmp_path, monke
 
 
 def test_fingerprints_compare_sketch_columns_within_their_bound_and_others_exactly():
-    from server_harness import SKETCH_RSE
+    from dbt_harness import SKETCH_BOUND, SKETCH_RSE
 
     query, tolerances = fingerprint_sql("t", [("user_id", "bigint"), ("unique_users", "bigint"),
                                               ("users_sketch", "binary"), ("brand", "string"), ("content", "binary")])
     assert query == ("select count(*), sum(cast(`user_id` as double)), sum(cast(`unique_users` as double)),"
                      " sum(hll_sketch_estimate(`users_sketch`)), count(distinct `brand`), count(distinct `content`)"
                      " from t")
-    assert tolerances == [0.0, 0.0, 3 * SKETCH_RSE, 3 * SKETCH_RSE, 0.0, 0.0]
+    assert tolerances == [0.0, 0.0, SKETCH_BOUND, SKETCH_BOUND, 0.0, 0.0] and SKETCH_BOUND == 3 * SKETCH_RSE
     within, beyond = 1000 * (1 + 2.9 * SKETCH_RSE), 1000 * (1 + 3.5 * SKETCH_RSE)  # relative to the larger
     figures = (5, 10.0, 1000.0, 1000.0, 3, 2)
     assert figures_match(figures, (5, 10.0, within, within, 3, 2), tolerances)
@@ -184,9 +184,10 @@ def compare_targets(local: DbtScenario, server: ServerEnv) -> list[str]:
     """Tables whose figures differ between the local build and the server's.
 
     Every table built from SQL gets its row count, numeric sums and distinct
-    counts compared (approximate distinct counts within their bound); the Python models' outputs (and the propensity deciles
-    read from them) get their row counts compared, since training samples in
-    Spark and model versions carry the build time.
+    counts compared (approximate distinct counts within their bound); the
+    Python models' outputs (and the propensity deciles read from them) get
+    their row counts compared, since training samples in Spark and model
+    versions carry the build time.
     """
     differences = []
     tables = tables_in(local.schema)
@@ -233,6 +234,13 @@ def test_a_local_mode_server_listens_on_loopback_only_answers_and_refuses_a_seco
 
 # --- the cluster: the one build through a server -------------------------------
 
+def on_the_cluster(test):
+    """Marks a test that uses the cluster (the `server` fixture below)."""
+    for mark in (pytest.mark.dbt, pytest.mark.server, pytest.mark.cluster):
+        test = mark(test)
+    return test
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> ServerEnv:
     """The project's server on a standalone cluster (a master and two one-core
@@ -269,9 +277,7 @@ def master_state(env: ServerEnv) -> dict:
         return json.load(page)
 
 
-@pytest.mark.dbt
-@pytest.mark.server
-@pytest.mark.cluster
+@on_the_cluster
 def test_cluster_runs_the_server_on_two_workers_on_loopback_only(server):
     master_url = f"spark://127.0.0.1:{server.ports['SPARK_MASTER_PORT']}"
     state = master_state(server)
@@ -288,9 +294,7 @@ def test_cluster_runs_the_server_on_two_workers_on_loopback_only(server):
     assert again.returncode == 1 and "already running" in one_line(again.stderr)
 
 
-@pytest.mark.dbt
-@pytest.mark.server
-@pytest.mark.cluster
+@on_the_cluster
 def test_connect_sessions_get_the_sql_sides_settings(server):
     probe = f"""
 from dbt.adapters.sparklocal.connections import SparkLocalCredentials
@@ -312,9 +316,7 @@ for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled", "spark.sql.p
     ]
 
 
-@pytest.mark.dbt
-@pytest.mark.server
-@pytest.mark.cluster
+@on_the_cluster
 def test_thrift_target_builds_everything_on_the_cluster_and_matches_the_local_target(server, thrift_build, demo):
     assert thrift_build.returncode == 0, thrift_build.stdout[-5000:]
     log = thrift_build.stdout
@@ -336,9 +338,7 @@ def test_thrift_target_builds_everything_on_the_cluster_and_matches_the_local_ta
         assert executor_logs and any("Running task" in log.read_text() for log in executor_logs), number
 
 
-@pytest.mark.dbt
-@pytest.mark.server
-@pytest.mark.cluster
+@on_the_cluster
 def test_the_servers_python_models_stamp_utc_instants_whatever_its_time_zone(server, thrift_build, demo):
     assert thrift_build.returncode == 0
     # the server (and dbt talking to it) ran eight hours off UTC; this process runs in UTC
@@ -355,9 +355,7 @@ def test_the_servers_python_models_stamp_utc_instants_whatever_its_time_zone(ser
         assert rows > 0 and thrift_build.started - 1 <= earliest <= latest <= thrift_build.ended + 1, (table, column)
 
 
-@pytest.mark.dbt
-@pytest.mark.server
-@pytest.mark.cluster
+@on_the_cluster
 def test_beeline_counts_the_same_rfm_rows_as_the_local_target(server, thrift_build, demo):
     assert thrift_build.returncode == 0
     table = demo.table("marts", "mart_user_rfm")
@@ -368,9 +366,7 @@ def test_beeline_counts_the_same_rfm_rows_as_the_local_target(server, thrift_bui
     assert count == spark().sql(f"select count(*) from {table}").collect()[0][0] > 0
 
 
-@pytest.mark.dbt
-@pytest.mark.server
-@pytest.mark.cluster
+@on_the_cluster
 def test_a_local_build_while_the_server_runs_fails_fast_with_what_to_do(server, tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -382,9 +378,7 @@ def test_a_local_build_while_the_server_runs_fails_fast_with_what_to_do(server, 
     assert "at org." not in output and "Traceback" not in output  # no Java or Python stack trace
 
 
-@pytest.mark.dbt
-@pytest.mark.server
-@pytest.mark.cluster
+@on_the_cluster
 def test_cluster_stop_stops_every_process(server):
     """The module's last test on the cluster."""
     pids = [server.pid(name) for name in ("master", "worker-1", "worker-2", "server")]
