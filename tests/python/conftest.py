@@ -59,6 +59,9 @@ STAGING_SELECTION = ("--select", "+fct_events", "stg_events_quarantine", "stg_ra
 # The unit tests check SQL on rows they bring, whatever a scenario's data: the
 # demo build runs them; every other scenario build leaves them out.
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+# Data tests change no table: the builds whose tables are compared with the
+# demo or real-rows build's (whose data tests ran) leave them out as well.
+NO_TESTS = ("--exclude-resource-type", "test", *NO_UNIT_TESTS)
 
 
 @pytest.fixture(scope="session")
