@@ -130,9 +130,8 @@ def browse(url: str, screenshot: Path | None = None) -> str:
     """The page's DOM after its scripts ran, from headless Chromium with no network."""
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
              "--proxy-server=127.0.0.1:9", "--virtual-time-budget=10000", "--window-size=1280,2200"]
-    if screenshot is not None:
-        subprocess.run([chromium(), *flags, f"--screenshot={screenshot}", url],
-                       capture_output=True, timeout=120, check=True)
+    if screenshot is not None:  # taken by the same run that dumps the DOM
+        flags.append(f"--screenshot={screenshot}")
     result = subprocess.run([chromium(), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
