@@ -63,17 +63,18 @@ class Build:
         self.output: list[str] = []
         self.starts = 0
         self.killed = False
-        first_line = json.loads(self._line())
-        self.unqueryable, self.utc_offset = first_line["unqueryable"], first_line["utc_offset"]
-        assert self._line() == "building", self.output
+        checked = json.loads(self._line(lambda line: line.startswith('{"unqueryable":')))
+        self.unqueryable, self.utc_offset = checked["unqueryable"], checked["utc_offset"]
+        self._line(lambda line: line == "building")
         self.drain = threading.Thread(target=self._drain, args=(kill_at,), daemon=True)
         self.drain.start()
 
-    def _line(self) -> str:
-        """The next line of the protocol (Spark may print before it)."""
+    def _line(self, is_it) -> str:
+        """The next line of the protocol that `is_it` accepts (Spark may print
+        before it, JSON lines among them)."""
         for line in self.process.stdout:
             self.output.append(line)
-            if line.startswith("{") or line.strip() == "building":
+            if is_it(line.strip()):
                 return line.strip()
         raise AssertionError("the build process ended early:\n" + "".join(self.output[-30:]))
 
