@@ -80,7 +80,9 @@ class Layout:
         return server_run_dir(self.warehouse)
 
     def pid_file(self, name: str) -> Path:
-        return self.run_dir / f"{name}.pid"
+        from dbt.adapters.sparklocal.connections import server_pid_file  # where the adapter looks too
+
+        return server_pid_file(self.warehouse, name)
 
     def log_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.log"

@@ -74,7 +74,9 @@ class ServerEnv:
         )
 
     def pid(self, name: str = "server") -> int:
-        return int((self.warehouse / "server" / f"{name}.pid").read_text())
+        from dbt.adapters.sparklocal.connections import server_pid_file
+
+        return int(server_pid_file(self.warehouse, name).read_text())
 
     def hive(self):
         from pyhive import hive

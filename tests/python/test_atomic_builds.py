@@ -1,11 +1,13 @@
-"""Atomic rebuilds (the adapter's table and incremental materializations), on
-the tiny project: a table model is a view over an immutable build table, so a
-rebuild, a failed rebuild or a reader in another session never finds it
-missing; an interrupted full refresh of an incremental model is repaired."""
+"""Atomic rebuilds (the adapter's table, seed and incremental materializations),
+on the tiny project: a table model or a seed is a view over an immutable build
+table, so a rebuild, a failed rebuild or a reader in another session never
+finds it missing; a seed is loaded only when its file or config changed; an
+interrupted full refresh of an incremental model is repaired."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from pathlib import Path
 
@@ -101,6 +103,48 @@ def test_a_reader_in_another_session_never_misses_the_table_during_rebuilds(tiny
     assert reads >= 10 and len(seen) >= 2, (reads, seen)  # it read on while the builds switched
     final = reader.sql(f"select distinct generation from {tiny.schema}.generation").collect()
     assert [row[0] for row in final] == [13]
+
+
+def test_a_seed_is_loaded_when_its_file_or_config_changed_and_swapped_in_whole(warehouse, tmp_path):
+    from conftest import new_scenario
+
+    project = tmp_path / "tiny"
+    shutil.copytree(TINY_PROJECT, project)
+    scenario = new_scenario("atomic_seed", warehouse)
+    scenario.project_dir = project
+    seed_file, project_file = project / "seeds" / "labels.csv", project / "dbt_project.yml"
+
+    def labels() -> list[tuple]:
+        return sorted(tuple(row) for row in scenario.sql("select id, label from {s}.labels"))
+
+    def seed(*args: str) -> str:
+        return scenario.dbt("seed", *args).result.results[0].message
+
+    seed()
+    first = current_build(scenario, "labels")
+    assert seed() == "UNCHANGED 3" and current_build(scenario, "labels") == first
+    assert seed("--full-refresh") == "INSERT 3"
+    reloaded = current_build(scenario, "labels")
+    assert reloaded != first
+
+    seed_file.write_text("id,label\n1,changed\n")
+    assert seed() == "INSERT 1"
+    changed = current_build(scenario, "labels")
+    assert labels() == [(1, "changed")] and changed not in (first, reloaded)
+    assert [f"{scenario.schema}__builds.{name}" for name in build_tables(scenario, "labels")] == sorted([reloaded, changed])
+
+    # the same file under another config (a column type) is loaded again; a
+    # load that fails (a type Spark does not know) leaves the seed as it was
+    config = project_file.read_text()
+    project_file.write_text(config + "    labels:\n      +column_types: {id: bigint}\n")
+    assert seed() == "INSERT 1" and current_build(scenario, "labels") != changed
+    retyped = current_build(scenario, "labels")
+    seed_file.write_text("id,label\n2,broken\n")
+    project_file.write_text(config + "    labels:\n      +column_types: {id: no_such_type}\n")
+    assert not scenario.dbt("seed", expect_success=False).success
+    assert current_build(scenario, "labels") == retyped and labels() == [(1, "changed")]
+    kinds = {row[0]: row[1] for row in scenario.sql("describe table extended {s}.labels")}
+    assert kinds.get("Type") == "VIEW"
 
 
 def swap_leftovers(scenario: DbtScenario) -> list[str]:

@@ -89,6 +89,13 @@ def server_run_dir(warehouse: Path) -> Path:
     return warehouse / "server"
 
 
+def server_pid_file(warehouse: Path, process: str = "server") -> Path:
+    """The pid file of one process of the project's Spark server: the server
+    itself, or a cluster's master or workers (scripts/spark_server.py writes
+    them; the adapter reads the server's to name the metastore's holder)."""
+    return server_run_dir(warehouse) / f"{process}.pid"
+
+
 def check_metastore_free(server_side_parameters: Mapping[str, str]) -> None:
     """Fail fast, in one message, when the in-process session could not open
     the metastore because another process holds it (Derby admits one).
@@ -100,7 +107,7 @@ def check_metastore_free(server_side_parameters: Mapping[str, str]) -> None:
     if metastore is None or not derby_in_use(metastore):
         return
     holder = "another process (a second local dbt build, or a notebook)"
-    server_pid = server_run_dir(metastore.parent) / "server.pid"
+    server_pid = server_pid_file(metastore.parent)
     if server_pid.exists():
         holder = f"the project's Spark server (pid {server_pid.read_text().strip()})"
     raise DbtRuntimeError(

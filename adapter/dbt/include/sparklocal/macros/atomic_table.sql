@@ -54,49 +54,60 @@
   {{ return(sparklocal_current_build(relation) or relation) }}
 {% endmacro %}
 
+{#- The build table `build_id` of the model or seed `relation`. -#}
+{% macro sparklocal_build_relation(relation, build_id) %}
+  {{ return(api.Relation.create(database=relation.database, schema=sparklocal_builds_schema(relation),
+                                identifier=relation.identifier ~ '__build_' ~ build_id, type='table')) }}
+{% endmacro %}
+
+{#- Drops every build table of `relation` but `keep` (the one readers use now,
+    or none), and makes sure the companion schema exists. -#}
+{% macro sparklocal_drop_other_builds(relation, keep) %}
+  {%- set builds_schema = sparklocal_builds_schema(relation) -%}
+  {% do adapter.create_schema(api.Relation.create(database=relation.database, schema=builds_schema)) %}
+  {%- set existing_builds = run_query("show tables in " ~ builds_schema ~ " like '" ~ relation.identifier ~ "__build_*'") -%}
+  {%- for row in existing_builds.rows -%}
+    {%- if keep is none or row['tableName'] != keep.identifier -%}
+      {% call statement('drop_earlier_build') -%}
+        drop table if exists {{ builds_schema }}.{{ row['tableName'] }}
+      {%- endcall %}
+    {%- endif -%}
+  {%- endfor -%}
+{% endmacro %}
+
+{#- Points the view `relation` (found as `old_relation`, or none) at
+    `build_relation` in one metastore operation. -#}
+{% macro sparklocal_point_at_build(relation, old_relation, build_relation) %}
+  {#- A table of this name from before atomic builds (or a failed migration):
+      the one moment the name is missing, once. -#}
+  {%- if old_relation is not none and not old_relation.is_view -%}
+    {% do adapter.drop_relation(old_relation) %}
+  {%- endif -%}
+  {% call statement('swap') -%}
+    {{ 'alter' if old_relation is not none and old_relation.is_view else 'create' }} view {{ relation }}
+    as select * from {{ build_relation }}
+  {%- endcall %}
+  {#- Known to dbt's relation cache now, for the post-hooks (table statistics). -#}
+  {% do adapter.cache_added(relation) %}
+{% endmacro %}
+
 {% materialization table, adapter='sparklocal', supported_languages=['sql', 'python'] %}
   {%- set language = model['language'] -%}
   {%- set grant_config = config.get('grants') -%}
   {%- set target_relation = api.Relation.create(identifier=model['alias'], schema=schema,
                                                 database=database, type='view') -%}
   {%- set old_relation = adapter.get_relation(database=database, schema=schema, identifier=model['alias']) -%}
-  {%- set builds_schema = sparklocal_builds_schema(target_relation) -%}
-  {%- set build_prefix = model['alias'] ~ '__build_' -%}
-  {%- set build_relation = api.Relation.create(
-        database=database, schema=builds_schema, type='table',
-        identifier=build_prefix ~ (invocation_id | replace('-', ''))[:16]) -%}
+  {%- set build_relation = sparklocal_build_relation(target_relation, (invocation_id | replace('-', ''))[:16]) -%}
 
   {{ run_hooks(pre_hooks) }}
 
-  {% do adapter.create_schema(api.Relation.create(database=database, schema=builds_schema)) %}
-
-  {#- Drop every build table of this model but the one readers use now. -#}
-  {%- set current_build = sparklocal_current_build(target_relation) -%}
-  {%- set existing_builds = run_query("show tables in " ~ builds_schema ~ " like '" ~ build_prefix ~ "*'") -%}
-  {%- for row in existing_builds.rows -%}
-    {%- if current_build is none or row['tableName'] != current_build.identifier -%}
-      {% call statement('drop_earlier_build') -%}
-        drop table if exists {{ builds_schema }}.{{ row['tableName'] }}
-      {%- endcall %}
-    {%- endif -%}
-  {%- endfor -%}
+  {% do sparklocal_drop_other_builds(target_relation, sparklocal_current_build(target_relation)) %}
 
   {%- call statement('main', language=language) -%}
     {{ create_table_as(False, build_relation, compiled_code, language) }}
   {%- endcall -%}
 
-  {#- A table of this name from before atomic builds (or a failed migration):
-      the one moment the name is missing, once. -#}
-  {%- if old_relation is not none and not old_relation.is_view -%}
-    {% do adapter.drop_relation(old_relation) %}
-  {%- endif -%}
-
-  {% call statement('swap') -%}
-    {{ 'alter' if old_relation is not none and old_relation.is_view else 'create' }} view {{ target_relation }}
-    as select * from {{ build_relation }}
-  {%- endcall %}
-  {#- Known to dbt's relation cache now, for the post-hooks (table statistics). -#}
-  {% do adapter.cache_added(target_relation) %}
+  {% do sparklocal_point_at_build(target_relation, old_relation, build_relation) %}
 
   {% set should_revoke = should_revoke(old_relation, full_refresh_mode=True) %}
   {% do apply_grants(target_relation, grant_config, should_revoke) %}
