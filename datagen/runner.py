@@ -37,14 +37,17 @@ class GenerationResult:
 def generate(out_dir: str | Path, *, events: int | None = None, users: int | None = None,
              seed: int = 42, months: list[tuple[int, int]] | None = None,
              compressed: bool = False, duplicate_rate: float = 0.0005,
-             remove_from_cart: bool = False, daily_files: bool = False) -> GenerationResult:
+             remove_from_cart: bool = False, daily_files: bool = False,
+             days: int | None = None) -> GenerationResult:
     """Generate REES46-like monthly CSV files into ``out_dir``.
 
     ``events`` is the target number of rows per month (default 1 000 000); alternatively
     ``users`` fixes the initial population size and the volume follows from it.  The same
     arguments always give byte-identical files.  With ``daily_files`` each day goes to a
     file of its own (``2019-Nov-01.csv``, ...): the same rows, split the way a daily
-    export would deliver them.
+    export would deliver them.  With ``days`` only the first that many days of each month
+    are generated (``events`` is then the target for those days): a short period for
+    tests whose cost grows with the number of dates.
     """
     t0 = time.perf_counter()
     if events is not None and users is not None:
@@ -59,6 +62,8 @@ def generate(out_dir: str | Path, *, events: int | None = None, users: int | Non
         n_users = max(50, int(round(target / EVENTS_PER_ACTIVE_USER / ACTIVE_SHARE)))
     if target < 1:
         raise ValueError("the event target must be positive")
+    if days is not None and days < 1:
+        raise ValueError("days must be positive")
 
     # Independent streams: changing the simulation never reshuffles the catalogue.
     ss_cat, ss_pop, ss_sim = np.random.SeedSequence(seed).spawn(3)
@@ -80,7 +85,7 @@ def generate(out_dir: str | Path, *, events: int | None = None, users: int | Non
             popmod.next_month(pop, cat, rng_pop)
         writer = None if daily_files else MonthWriter(out, year, month, compressed)
         try:
-            for batch in sim.month(year, month, target):
+            for batch in sim.month(year, month, target, days):
                 if daily_files:
                     writer = MonthWriter(out, year, month, compressed, day=batch.date.day)
                 writer.write(batch)

@@ -139,10 +139,12 @@ class Simulator:
         return target_events * EVENTS_CORRECTION / (per_unit * float(factors.sum()))
 
     # ------------------------------------------------------------------ month loop
-    def month(self, year: int, month: int, target_events: float) -> Iterator[DayBatch]:
-        """Yield the day batches of one month (state carries over to the next call)."""
+    def month(self, year: int, month: int, target_events: float,
+              days: int | None = None) -> Iterator[DayBatch]:
+        """Yield the day batches of one month, or of its first `days` days
+        (state carries over to the next call)."""
         rng = self.rng
-        days = rhythm.month_days(year, month)
+        days = rhythm.month_days(year, month)[:days]
         factors = rhythm.day_factors(days, rng)
         base_scale = self.calibrate(factors, target_events)
         self.seen = np.zeros(self.pop.size, dtype=bool)

@@ -87,7 +87,7 @@
     (sketches of one K merge): relative standard error about 1.6%, so 95% of
     counts lie within 3.3% of the exact count and 99.7% within 4.9%; a few
     hundred values or fewer are counted exactly (the sketch keeps their
-    hashes). See the `approximate_distinct_count` doc block. -#}
+    hashes), but for a rare collision of two hashes, which counts one less. See the `approximate_distinct_count` doc block. -#}
 {% macro distinct_sketch(column) -%}
     hll_sketch_agg({{ column }}, 12)
 {%- endmacro %}

@@ -22,7 +22,7 @@ misses it; one that cannot run (the patch does not apply, pytest cannot
 collect) is an error. It prints one line per fault and a summary, writes the
 table to --report if given, and exits 1 when a fault is missed by every tier
 it ran, 2 on an error. A tool for developers, not part of `make test`: a
-full pass builds the demo month once per dbt fault.
+full pass builds the demo period once per dbt fault.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ into its own schema (`REES46_SCHEMA`), reading its own raw folder.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ class DbtScenario:
     # folder's partial_parse.msgpack) when the project files and vars did not
     # change: dbt re-parses what did change.
     partial_parse: bool = True
+    # Project vars every invocation passes (an invocation's own `vars` win).
+    vars: dict[str, Any] = field(default_factory=dict)
 
     @property
     def schema(self) -> str:
@@ -73,6 +75,7 @@ class DbtScenario:
             "--log-path", str(self.work_dir / "logs"),
             "--partial-parse" if self.partial_parse else "--no-partial-parse",
         ]
+        vars = {**self.vars, **(vars or {})}
         if vars:
             import json
 

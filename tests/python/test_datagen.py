@@ -176,6 +176,16 @@ def test_daily_files_hold_the_month_split_by_day(small_dir: Path, tmp_path: Path
     assert daily == rows  # the same rows in the same order
 
 
+def test_a_shorter_period_holds_only_its_first_days_and_the_whole_target(tmp_path: Path) -> None:
+    from datagen import generate
+
+    result = generate(tmp_path, events=20_000, seed=3, days=4, daily_files=True)
+    assert [p.name for p in sorted(tmp_path.glob("*.csv"))] == [f"2019-Nov-{day:02d}.csv" for day in range(1, 5)]
+    assert abs(result.rows - 20_000) < 0.05 * 20_000  # the target covers the four days
+    with pytest.raises(ValueError, match="days must be positive"):
+        generate(tmp_path / "none", events=100, days=0)
+
+
 @pytest.mark.parametrize("existing", ["2019-Nov.csv", "old.csv.gz"])
 def test_if_empty_does_not_overwrite(tmp_path: Path, existing: str,
                                      capsys: pytest.CaptureFixture[str]) -> None:

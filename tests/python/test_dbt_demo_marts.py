@@ -8,6 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DEMO_DAYS
 from dbt_harness import PROJECT_ROOT, SKETCH_BOUND, SKETCH_RSE
 
 pytestmark = pytest.mark.dbt
@@ -43,7 +44,7 @@ def test_daily_funnel_matches_raw_counts(demo, raw_events):
         "select event_date, views, carts, purchases, unique_users, sessions, cart_to_purchase_rate"
         " from {s}_marts.mart_funnel_daily"
     ).set_index("event_date").sort_index()
-    assert len(got) == len(expected) >= 28
+    assert len(got) == len(expected) == DEMO_DAYS
     for column in ["views", "carts", "purchases", "unique_users", "sessions"]:
         assert got[column].tolist() == expected[column].tolist(), column
     np.testing.assert_allclose(got["cart_to_purchase_rate"], expected["cart_to_purchase_rate"], rtol=1e-12)
@@ -95,7 +96,7 @@ def test_rfm_values_and_scores_match_an_independent_computation(demo, expected_r
 
 def test_every_frequency_score_is_reached_by_the_buyers_with_that_many_sessions(demo, expected_rfm):
     # each F score of the seed holds exactly the buyers whose frequency lies in its band
-    # [min_frequency, next score's min_frequency); on the demo month every band holds buyers
+    # [min_frequency, next score's min_frequency); on the demo period every band holds buyers
     thresholds = pd.read_csv(SEEDS / "rfm_frequency_scores.csv").sort_values("min_frequency")
     upper = thresholds["min_frequency"].shift(-1).fillna(np.inf)
     frequencies = expected_rfm["frequency"]
@@ -109,16 +110,20 @@ def test_every_frequency_score_is_reached_by_the_buyers_with_that_many_sessions(
 
 def test_every_rfm_segment_is_populated_when_the_data_allows(demo, expected_rfm):
     # the (r, f) cells the buyers reach are exactly those the documented scores put them
-    # in; on the demo month that is nearly the whole grid and every named segment
-    segment_map = pd.read_csv(SEEDS / "rfm_segment_map.csv")
+    # in, each cell under the segment the seed's map names; on the demo period that is
+    # nearly the whole grid (half a month leaves few frequent buyers with an early last
+    # purchase: "Can't Lose Them" may stay empty)
+    segment_map = pd.read_csv(SEEDS / "rfm_segment_map.csv").set_index(["r_score", "f_score"])["rfm_segment"]
     cells = demo.frame(
         "select r_score, f_score, rfm_segment, count(*) as users from {s}_marts.mart_user_rfm"
         " group by r_score, f_score, rfm_segment"
     )
     got_cells = set(zip(cells["r_score"], cells["f_score"]))
     assert got_cells == set(zip(expected_rfm["r_score"], expected_rfm["f_score"]))
-    assert len(got_cells) >= 20, sorted(got_cells)
-    assert set(cells["rfm_segment"]) == set(segment_map["rfm_segment"])
+    assert len(got_cells) == len(cells) >= 20, sorted(got_cells)  # one segment per cell
+    named = {(r, f): segment_map[(r, f)] for r, f in got_cells}
+    assert dict(zip(zip(cells["r_score"], cells["f_score"]), cells["rfm_segment"])) == named
+    assert len(set(named.values())) >= len(set(segment_map)) - 1
 
 
 def test_named_behaviour_segments_match_an_independent_computation(demo, raw_events):
@@ -171,7 +176,9 @@ def test_demo_event_mix_is_close_to_the_published_profile(demo):
 
 # The approximate distinct counts (dbt_harness) are at most SKETCH_BOUND (three
 # standard errors) off, and exact while the sketch still holds every hash (a
-# few hundred values).
+# few hundred values) but for a rare hash collision: two values in one of the
+# sketch's 2^26 slots count once (in 300k generated events a brand's 109
+# users counted 108).
 EXACT_UP_TO = 300
 
 
@@ -203,8 +210,10 @@ def test_users_and_sessions_per_dimension_are_within_the_sketch_bound(demo, raw_
     exact = expected.to_numpy().ravel()
     approx = got[expected.columns].to_numpy().ravel()
     small = exact <= EXACT_UP_TO
-    assert (approx[small] == exact[small]).all(), "counts the sketch holds whole must be exact"
+    short = exact[small] - approx[small]
+    assert ((short == 0) | (short == 1)).all(), "counts the sketch holds whole are exact, or one short"
+    assert (short == 0).mean() >= 0.99, "a collision is rare"
     errors = np.abs(approx[~small] - exact[~small]) / exact[~small]
-    assert len(errors) >= 10, "the demo month must put some counts beyond the exact range"
+    assert len(errors) >= 10, "the demo period must put some counts beyond the exact range"
     assert errors.max() <= SKETCH_BOUND, errors.max()
     assert (errors <= 2 * SKETCH_RSE).mean() >= 0.9  # ~95% within two standard errors

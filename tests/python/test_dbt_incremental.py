@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_EVENTS, DEMO_SEED, NO_TESTS, NO_UNIT_TESTS, STAGING_SELECTION, new_scenario
+from conftest import DEMO_DAYS, DEMO_EVENTS, DEMO_SEED, NO_TESTS, NO_UNIT_TESTS, STAGING_SELECTION, demo_scenario, new_scenario
 from dbt_harness import SKETCH_BOUND, describe_failures, is_approximate, is_sketch
 from test_dbt_bad_input import HEADER, good_line
 
@@ -100,25 +100,27 @@ COMPARED_MODELS = [
 ]
 @pytest.fixture(scope="module")
 def day_added(warehouse):
-    """The demo month as daily files: days 1..29 built (the ML models trained
-    on them), then day 30 added and built incrementally, ML included, with no
-    retraining due (the same rows as the `demo` fixture's monthly file).
+    """The demo period as daily files: all days but the last built (the ML
+    models trained on them), then the last day added and built incrementally,
+    ML included, with no retraining due (the same rows as the `demo`
+    fixture's single file).
     Neither build runs the data tests: the demo build runs them on the same
     rows, and its tables are what these must equal; the reconciliations of
     the latest load are run on these tables by their own test below."""
     from datagen import generate
 
-    scenario = new_scenario("day_added", warehouse)
+    scenario = demo_scenario("day_added", warehouse)
     held_back = scenario.work_dir / "held_back"
-    generate(held_back, events=DEMO_EVENTS, seed=DEMO_SEED, daily_files=True)
+    generate(held_back, events=DEMO_EVENTS, seed=DEMO_SEED, days=DEMO_DAYS, daily_files=True)
     files = sorted(held_back.glob("*.csv"))
     for path in files[:-1]:
         path.rename(scenario.raw_dir / path.name)
-    scenario.dbt("build", *NO_TESTS)  # days 1..29
+    scenario.dbt("build", *NO_TESTS)  # all days but the last
     scenario.runs_before = training_runs(scenario)
     files[-1].rename(scenario.raw_dir / files[-1].name)
     scenario.last_day_file = files[-1].name
-    scenario.dbt("build", *NO_TESTS)  # day 30, as the daily job runs it
+    scenario.first_day, scenario.last_day = "2019-11-01", f"2019-11-{DEMO_DAYS:02d}"
+    scenario.dbt("build", *NO_TESTS)  # the last day, as the daily job runs it
     return scenario
 
 
@@ -140,7 +142,7 @@ def test_adding_a_day_loads_only_that_file(day_added):
         "select distinct cast(event_date as string) from {s}_marts.fct_events"
         " where loaded_at = (select max(loaded_at) from {s}_marts.fct_events)"
     )
-    assert [row[0] for row in rebuilt] == ["2019-11-30"]
+    assert [row[0] for row in rebuilt] == [day_added.last_day]
 
 
 # The approximate distinct counts (dbt_harness.is_approximate) of the two
@@ -202,7 +204,7 @@ def test_reconciliations_check_the_latest_load_day_by_day_and_every_day_on_reque
     reconciliations = ["--select", "fct_user_daily_activity,test_name:totals_match"]
     day_added.sql(f"create table {backup} using parquet as select * from {table}")
     try:
-        for day, in_latest_load in [("2019-11-30", True), ("2019-11-01", False)]:
+        for day, in_latest_load in [(day_added.last_day, True), (day_added.first_day, False)]:
             # one user-day counted twice (same loaded_at as its day's rows)
             day_added.sql(f"insert into {table} select * from {backup} where event_date = date'{day}' limit 1")
             default = day_added.dbt("test", *reconciliations, expect_success=not in_latest_load)
@@ -220,11 +222,11 @@ def test_reconciliations_check_the_latest_load_day_by_day_and_every_day_on_reque
 def test_a_new_day_scores_with_the_saved_models_and_trains_nothing(day_added):
     runs = training_runs(day_added)
     assert set(runs) == {"purchase_propensity", "cart_conversion", "product_recommendation"}
-    assert runs == day_added.runs_before  # no run added by the day-30 build
+    assert runs == day_added.runs_before  # no run added by the last day's build
     status = dict(day_added.sql("select task, collect_set(status) from {s}_ml.ml_model_metrics group by task"))
     assert {task: sorted(values) for task, values in status.items()} == {
         task: ["reused"] for task in runs}
-    # every score and recommendation of the day-30 build comes from the day-1..29 models
+    # every score and recommendation of the last day's build comes from the earlier days' models
     (run_id,) = runs["purchase_propensity"]
     versions = {row[0] for row in day_added.sql(
         "select distinct model_version from {s}_ml.ml_purchase_predictions union all"
@@ -241,7 +243,7 @@ def test_a_changed_training_set_definition_retrains(day_added):
     before = training_runs(day_added)
     # a window var the training sets are cut by: every task's definition changes
     # (the windows and training sets are rebuilt with it, as `dbt build` does)
-    changed = {"ml_cart_test_days": 6}
+    changed = {"ml_cart_test_days": day_added.vars["ml_cart_test_days"] + 1}
     selected = ["--select", "ml_training_windows", "ml_purchase_training_set", "ml_cart_training_set",
                 "ml_training_runs"]
     day_added.dbt("run", *selected, vars=changed)

@@ -1,5 +1,5 @@
 """ml.recommend: ranking metrics against hand-computed values, the two dbt
-models on the demo month (the ALS recommender beats both baselines on NDCG@10
+models on the demo period (the ALS recommender beats both baselines on NDCG@10
 on the held-out days), then the filtering rule and ALS on tiny Spark frames in
 the session dbt started."""
 
@@ -11,6 +11,7 @@ import math
 import pandas as pd
 import pytest
 
+from conftest import DEMO_VARS
 from ml import recommend
 from ml.recommend import Filters, RecommendSettings, ranking_metrics
 
@@ -84,7 +85,7 @@ def test_the_better_baseline_by_ndcg_serves_the_users_als_does_not_know():
     assert recommend.best_baseline(current([("als", 0.5)])) == "popularity"  # no baseline figure
 
 
-# --- dbt: the models on the demo month ----------------------------------------
+# --- dbt: the models on the demo period ---------------------------------------
 
 @pytest.fixture(scope="module")
 def metrics(demo) -> dict[str, dict]:
@@ -98,7 +99,7 @@ def test_metrics_have_one_row_per_recommender(metrics):
     for row in metrics.values():
         assert row["task"] == "product_recommendation" and row["evaluation"] == "forecast"
         assert row["k"] == 10 and row["n_train"] > 0 and row["n_test"] > 0
-        assert row["train_end"] == row["test_start"] and (row["test_end"] - row["test_start"]).days == 7
+        assert row["train_end"] == row["test_start"] and (row["test_end"] - row["test_start"]).days == DEMO_VARS["ml_label_window_days"]
         assert row["model_version"].startswith(f"product_recommendation-{row['model']}-forecast-")
     print({name: {m: round(row[m], 4) for m in ("ndcg_at_k", "precision_at_k", "recall_at_k")}
            for name, row in metrics.items()})

@@ -10,7 +10,7 @@ server submitted to it) on a scratch warehouse: the one build through a
 server of the suite, `dbt build --target thrift` of the four Python models
 and everything they read, and the RFM mart (SQL models over Thrift, Python
 models over Spark Connect, their batches in the workers' executors) on the
-same generated month as the local `demo` scenario, every table it built
+same generated period as the local `demo` scenario, every table it built
 compared with the local build's; then the cluster is stopped and every
 process of it is gone.
 """
@@ -273,7 +273,7 @@ def thrift_build(server: ServerEnv, demo: DbtScenario, tmp_path_factory) -> subp
     shows equal; so are the unit tests, which bring their own rows and run in
     the demo build."""
     started = time.time()
-    build = server.dbt("build", "--target", "thrift", *THRIFT_SELECTION, *NO_TESTS,
+    build = server.dbt("build", "--target", "thrift", *THRIFT_SELECTION, *NO_TESTS, "--vars", json.dumps(demo.vars),
                        schema=demo.schema, raw_dir=demo.raw_dir, work_dir=tmp_path_factory.mktemp("thrift_build"))
     build.started, build.ended = started, time.time()
     return build

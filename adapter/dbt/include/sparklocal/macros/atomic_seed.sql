@@ -53,7 +53,6 @@
 {% endmacro %}
 
 {% materialization seed, adapter='sparklocal' %}
-  {%- set grant_config = config.get('grants') -%}
   {%- set target_relation = api.Relation.create(identifier=model['alias'], schema=schema,
                                                 database=database, type='view') -%}
   {%- set old_relation = adapter.get_relation(database=database, schema=schema, identifier=model['alias']) -%}
@@ -81,11 +80,6 @@
     {% do sparklocal_point_at_build(target_relation, old_relation, build_relation) %}
   {%- endif -%}
 
-  {% set should_revoke = should_revoke(old_relation, full_refresh_mode=True) %}
-  {% do apply_grants(target_relation, grant_config, should_revoke) %}
-  {% do persist_docs(target_relation, model) %}
-
-  {{ run_hooks(post_hooks) }}
-
+  {% do sparklocal_after_swap(target_relation, old_relation) %}
   {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}

@@ -91,9 +91,16 @@
   {% do adapter.cache_added(relation) %}
 {% endmacro %}
 
+{#- What follows the swap in every materialization here: grants, column
+    docs and the post-hooks, on the model's view. -#}
+{% macro sparklocal_after_swap(relation, old_relation) %}
+  {% do apply_grants(relation, config.get('grants'), should_revoke(old_relation, full_refresh_mode=True)) %}
+  {% do persist_docs(relation, model) %}
+  {% do run_hooks(post_hooks) %}
+{% endmacro %}
+
 {% materialization table, adapter='sparklocal', supported_languages=['sql', 'python'] %}
   {%- set language = model['language'] -%}
-  {%- set grant_config = config.get('grants') -%}
   {%- set target_relation = api.Relation.create(identifier=model['alias'], schema=schema,
                                                 database=database, type='view') -%}
   {%- set old_relation = adapter.get_relation(database=database, schema=schema, identifier=model['alias']) -%}
@@ -109,11 +116,6 @@
 
   {% do sparklocal_point_at_build(target_relation, old_relation, build_relation) %}
 
-  {% set should_revoke = should_revoke(old_relation, full_refresh_mode=True) %}
-  {% do apply_grants(target_relation, grant_config, should_revoke) %}
-  {% do persist_docs(target_relation, model) %}
-
-  {{ run_hooks(post_hooks) }}
-
+  {% do sparklocal_after_swap(target_relation, old_relation) %}
   {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
