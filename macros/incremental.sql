@@ -3,10 +3,12 @@
 
   Every date-partitioned model stamps its rows with `loaded_at` (the start of
   the dbt invocation that rebuilt their date). A model rebuilds exactly the
-  dates whose upstream rows carry a newer stamp than its own newest one: the
-  classic high-water mark, kept per model, so a run that failed or was killed
-  half-way is caught up by the next run without any bookkeeping. Whole dates
-  are always rebuilt (insert_overwrite of their partitions), never patched.
+  dates whose upstream rows carry a newer stamp than its own rows of the same
+  date, and the dates it lacks: a high-water mark kept per model and per date,
+  so a run that failed or was killed half-way (even between two partitions of
+  one `insert overwrite`) is caught up by the next run without any
+  bookkeeping. Whole dates are always rebuilt (insert_overwrite of their
+  partitions), never patched.
 -#}
 
 {#- The stamp this invocation writes into `loaded_at`: dbt's run_started_at (UTC). -#}
@@ -15,33 +17,60 @@
 {%- endmacro %}
 
 {#- The dates of `upstream` (a relation with `date_column` and `loaded_at`) that
-    this incremental model has to rebuild, as 'YYYY-MM-DD' strings: those whose
-    upstream rows are newer than this model's newest row. With `and_later`,
-    every upstream date from the earliest of those on (for models whose rows
-    depend on all earlier dates, such as running histories). Returns none when
-    the model builds in full (first run or --full-refresh). -#}
-{% macro dates_to_rebuild(upstream, date_column='event_date', and_later=false) %}
+    this incremental model has to rebuild, as 'YYYY-MM-DD' strings, compared
+    date by date: a date is rebuilt when its upstream rows carry a newer stamp
+    than the model's rows of that date, or when the model has no row of it
+    though the upstream has rows that yield one (`yields_rows`, a predicate on
+    the upstream's rows: a date of quarantined lines only yields no event). So
+    a build that committed some dates and not others (killed between two
+    partitions of an `insert overwrite`) is completed by the next one. With
+    `and_later`, every upstream date from the earliest of those on (for models
+    whose rows depend on all earlier dates, such as running histories).
+    Returns none when the model builds in full (first run or --full-refresh). -#}
+{% macro dates_to_rebuild(upstream, date_column='event_date', and_later=false, yields_rows='true') %}
   {%- if not is_incremental() -%}
     {{ return(none) }}
   {%- endif -%}
   {%- if not execute -%}
     {{ return([]) }}
   {%- endif -%}
-  {%- set newer -%}
-    select {{ date_column }} from {{ upstream }}
-    where loaded_at > (select coalesce(max(loaded_at), timestamp'1900-01-01') from {{ this }})
+  {%- set partition_by = config.get('partition_by') -%}
+  {%- set own_date = partition_by if partition_by is string else partition_by[0] -%}
+  {%- set query -%}
+    with upstream_dates as (
+        select
+            {{ date_column }} as load_date,
+            max(loaded_at) as loaded_at,
+            bool_or({{ yields_rows }}) as yields_rows
+        from {{ upstream }}
+        where {{ date_column }} is not null
+        group by {{ date_column }}
+    ),
+
+    built_dates as (
+        select
+            {{ own_date }} as load_date,
+            max(loaded_at) as loaded_at
+        from {{ this }}
+        group by {{ own_date }}
+    ),
+
+    stale_dates as (
+        select upstream_dates.load_date
+        from upstream_dates
+        left join built_dates on upstream_dates.load_date = built_dates.load_date
+        where upstream_dates.loaded_at > built_dates.loaded_at
+            or (built_dates.load_date is null and upstream_dates.yields_rows)
+    )
+
+    select cast(load_date as string)
+    {%- if and_later %}
+    from upstream_dates
+    where load_date >= (select min(load_date) from stale_dates)
+    {%- else %}
+    from stale_dates
+    {%- endif %}
   {%- endset -%}
-  {%- if and_later -%}
-    {%- set query -%}
-      select distinct cast({{ date_column }} as string) from {{ upstream }}
-      where {{ date_column }} >= (select min({{ date_column }}) from ({{ newer }}) as newer)
-    {%- endset -%}
-  {%- else -%}
-    {%- set query -%}
-      select distinct cast({{ date_column }} as string) from ({{ newer }}) as newer
-      where {{ date_column }} is not null
-    {%- endset -%}
-  {%- endif -%}
   {%- set dates = run_query(query).columns[0].values() | sort -%}
   {%- do log(this.identifier ~ ": rebuilding " ~ (dates | length) ~ " date(s)"
       ~ (": " ~ dates[0] ~ " .. " ~ dates[-1] if dates else ""), info=true) -%}

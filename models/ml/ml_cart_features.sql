@@ -21,7 +21,7 @@
   rebuilds the cart dates from the earliest date that changed onwards.
 -#}
 
-{%- set dates = dates_to_rebuild(ref('fct_events'), and_later=true) %}
+{%- set dates = dates_to_rebuild(ref('fct_events'), and_later=true, yields_rows='is_cart') %}
 
 with events as (
 

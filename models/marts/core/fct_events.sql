@@ -24,7 +24,7 @@
 
 {#- the dates whose parsed lines are newer than this fact (stg_events, a view
     over them, has no load stamp of its own) -#}
-{%- set dates = dates_to_rebuild(ref('base_rees46__event_lines')) %}
+{%- set dates = dates_to_rebuild(ref('base_rees46__event_lines'), yields_rows='quarantine_reason is null') %}
 
 {%- set event_columns = [
     'event_id', 'event_at', 'event_type', 'product_id', 'category_id', 'category_code',
