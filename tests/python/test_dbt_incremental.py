@@ -31,9 +31,9 @@ def loaded_at(scenario, source_file: str):
     )[0][0]
 
 
-def events_by_date(scenario) -> dict[str, int]:
+def events_by_date(scenario, relation: str = "{s}_staging.stg_events") -> dict[str, int]:
     return dict(scenario.sql(
-        "select cast(event_date as string), count(*) from {s}_staging.stg_events group by 1"
+        f"select cast(event_date as string), count(*) from {relation} group by 1"
     ))
 
 
@@ -83,12 +83,6 @@ def test_a_changed_or_removed_file_stops_the_build_with_the_way_out(staging):
     assert "c.csv: loaded before, no longer in the raw folder" in message
 
 
-def fact_events_by_date(scenario) -> dict[str, int]:
-    return dict(scenario.sql(
-        "select cast(event_date as string), count(*) from {s}_marts.fct_events group by 1"
-    ))
-
-
 def test_a_build_that_committed_some_dates_only_is_completed_by_the_next(warehouse):
     """`insert overwrite` commits a model's date partitions one after another,
     and registers new ones after that: a build killed in between leaves some
@@ -107,13 +101,13 @@ def test_a_build_that_committed_some_dates_only_is_completed_by_the_next(warehou
         write(scenario.raw_dir / "b.csv", [good_line(100 + 10 * day + n, day=day) for day in days for n in range(3)])
         scenario.dbt("build", *STAGING)
         complete = {f"2019-11-0{day}": 5 for day in days}
-        assert fact_events_by_date(scenario) == complete
+        assert events_by_date(scenario, fact) == complete
         scenario.sql(f"insert overwrite table {fact} partition (event_date)"
                      f" select * from {before} where event_date = date'2019-11-02'")
         scenario.sql(f"alter table {fact} drop partition (event_date = date'2019-11-03')")
-        assert fact_events_by_date(scenario) == {"2019-11-01": 5, "2019-11-02": 2}
+        assert events_by_date(scenario, fact) == {"2019-11-01": 5, "2019-11-02": 2}
         scenario.dbt("build", *STAGING)
-        assert fact_events_by_date(scenario) == complete
+        assert events_by_date(scenario, fact) == complete
     finally:
         scenario.sql(f"drop table if exists {before}")
 
