@@ -71,13 +71,43 @@ def test_a_file_that_only_repeats_loaded_rows_is_loaded_once(staging):
     assert loaded_at(staging, "c.csv") == copied_load
 
 
+def manifest_files(scenario) -> dict[str, tuple]:
+    return {row[0]: tuple(row[1:]) for row in scenario.sql(
+        "select source_file, file_size_bytes, data_lines from {s}_staging.stg_raw_files")}
+
+
+def test_a_file_that_lands_after_the_parse_is_not_recorded_as_loaded(staging):
+    """On the Thrift target every model lists the raw folder afresh: a file
+    that lands after the line parse read the folder, and before the manifest
+    is written, must not be recorded as loaded (with no line); the next build
+    parses it. The two models run here one after the other, the file landing
+    in between."""
+    staging.dbt("run", "--select", "base_rees46__event_lines")  # nothing new to parse
+    write(staging.raw_dir / "d.csv", [good_line(n, day=4) for n in range(20, 22)])
+    staging.dbt("run", "--select", "stg_raw_files")
+    assert "d.csv" not in manifest_files(staging)
+    staging.dbt("build", *STAGING)  # includes the reconciliation test
+    assert events_by_date(staging) == {"2019-11-01": 3, "2019-11-02": 4, "2019-11-03": 2, "2019-11-04": 2}
+    assert manifest_files(staging)["d.csv"] == ((staging.raw_dir / "d.csv").stat().st_size, 2)
+
+
+def test_an_incremental_model_whose_columns_changed_stops_the_build_with_the_way_out(staging):
+    """A stored table whose columns differ from its model's (a warehouse built
+    by an older version of the project) stops the build naming the column and
+    `full_refresh`, instead of writing new rows with the old columns."""
+    staging.sql("alter table {s}_staging.base_rees46__event_lines add columns (dropped_since string)")
+    message = describe_failures(staging.dbt("build", *STAGING, expect_success=False))
+    assert "out of sync" in message and "dropped_since" in message and "full_refresh" in message, message
+    staging.dbt("run", "--select", "base_rees46__event_lines", "--full-refresh")
+
+
 def test_a_changed_or_removed_file_stops_the_build_with_the_way_out(staging):
     write(staging.raw_dir / "b.csv", [good_line(n, day=2) for n in range(5, 7)] + [good_line(n, day=3) for n in range(7, 10)])
     result = staging.dbt("build", *STAGING, expect_success=False)
     message = describe_failures(result)
     assert "b.csv: changed since it was loaded" in message and "--full-refresh" in message
     staging.dbt("build", *STAGING, "--full-refresh")
-    assert events_by_date(staging) == {"2019-11-01": 3, "2019-11-02": 4, "2019-11-03": 3}
+    assert events_by_date(staging) == {"2019-11-01": 3, "2019-11-02": 4, "2019-11-03": 3, "2019-11-04": 2}
     (staging.raw_dir / "c.csv").unlink()
     message = describe_failures(staging.dbt("build", *STAGING, expect_success=False))
     assert "c.csv: loaded before, no longer in the raw folder" in message

@@ -23,7 +23,12 @@ with source as (
     select
         -- a UTF-8 byte-order mark (some exports write one before the header) is not data
         regexp_replace(raw_lines.value, '^\uFEFF', '') as raw_line,
-        raw_lines._metadata.file_name as source_file
+        raw_lines._metadata.file_name as source_file,
+        -- the file as this scan read it: the manifest (stg_raw_files) records
+        -- these, never a listing of its own (a file landing or growing after
+        -- this scan must not count as loaded)
+        raw_lines._metadata.file_size as source_file_size,
+        raw_lines._metadata.file_modification_time as source_file_modified_at
     from {{ source('rees46', 'events_raw') }} as raw_lines
     {%- if new_files is not none %}
     -- only new files (Spark prunes the other files from the scan)
@@ -39,6 +44,8 @@ data_lines as (
     select
         raw_line,
         source_file,
+        source_file_size,
+        source_file_modified_at,
         split(raw_line, ',', -1) as fields
     from source
     where lower(trim(raw_line)) not like 'event_time,event_type,%'
@@ -50,6 +57,8 @@ fields as (
     select
         raw_line,
         source_file,
+        source_file_size,
+        source_file_modified_at,
         size(fields) as field_count,
         trim(fields[0]) as event_time_text,
         lower(trim(fields[1])) as event_type_text,
@@ -128,6 +137,8 @@ final as (
         {{ empty_as_null('user_session_text') }} as user_session,
         to_date(event_at) as event_date,
         {{ load_stamp() }} as loaded_at,
+        source_file_size,
+        source_file_modified_at,
         -- partition column last: Spark stores partition columns at the end
         source_file
     from classified
