@@ -17,7 +17,7 @@
   {%- endif -%}
   {%- for node in models -%}
     {%- do parts.append(node.name ~ '\n' ~ node.raw_code) -%}
-    {%- for name in modules.re.findall("var\\(\\s*['\"]([A-Za-z0-9_]+)['\"]", node.raw_code) | unique | sort -%}
+    {%- for name in vars_named_in(node.raw_code) -%}
       {%- do parts.append(name ~ '=' ~ tojson(var(name))) -%}
     {%- endfor -%}
   {%- endfor -%}

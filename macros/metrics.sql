@@ -49,12 +49,13 @@
     avg(log1p({{ column }})) as {{ column }}_log_mean, stddev_samp(log1p({{ column }})) as {{ column }}_log_stddev
 {%- endmacro %}
 
-{#- The analysis date recency is measured to: the var `rfm_analysis_date` when
-    set, else the day after `last_event_date` (an expression such as
-    `max(event_date)` over the model's import CTE). -#}
-{% macro analysis_date(last_event_date) -%}
-  {%- if var('rfm_analysis_date') -%}
-    to_date('{{ var("rfm_analysis_date") }}')
+{#- The analysis date recency is measured to: `fixed_date` (the var
+    `rfm_analysis_date`, passed in by the model) when set, else the day after
+    `last_event_date` (an expression such as `max(event_date)` over the
+    model's import CTE). -#}
+{% macro analysis_date(last_event_date, fixed_date) -%}
+  {%- if fixed_date -%}
+    to_date('{{ fixed_date }}')
   {%- else -%}
     date_add({{ last_event_date }}, 1)
   {%- endif -%}

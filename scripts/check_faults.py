@@ -6,7 +6,10 @@ Each fault is a small patch (`git apply` format) whose first two lines say
 what it breaks and which test is meant to catch it:
 
     Fault: <one sentence>
-    Caught-by: <pytest node id>
+    Caught-by: <pytest node id> [<node id> ...]
+
+(several node ids when the named test is one of a sequence sharing a module
+fixture: the tests before it that build the state it starts from, then it).
 
 For each fault (all, or the NAMEs given: patch file names without `.patch`)
 the script copies the working tree (tracked and untracked files git does not
@@ -14,7 +17,9 @@ ignore) to a scratch folder, applies the patch there, and runs
 
 - the fast tier (`pytest --fast`, as `make test-fast`), stopping at the first
   failure, and
-- the named test,
+- the named test, first on the copy without the patch (the control: it must
+  pass there, or the fault could be "caught" by a test that fails anyway,
+  e.g. one run without the tests its state comes from), then with it,
 
 each in the scratch copy (its `ml`, `datagen`, adapter and models come first
 on the path). A run that fails a test catches the fault; one that passes
@@ -42,6 +47,8 @@ FAULTS_DIR = ROOT / "tests" / "faults"
 # The fast tier (defined in tests/python/conftest.py; `make test-fast`).
 FAST_TIER = ["--fast"]
 TIMEOUT_SECONDS = 3600
+# The named tier's state when its tests fail on the copy without the patch.
+CONTROL_FAILED = "fails without the fault"
 
 
 @dataclass
@@ -49,7 +56,7 @@ class Fault:
     name: str
     patch: Path
     description: str
-    caught_by: str
+    caught_by: list[str]
 
 
 @dataclass
@@ -60,6 +67,8 @@ class Outcome:
     @property
     def verdict(self) -> str:
         states = [state for state, _ in self.tiers.values()]
+        if CONTROL_FAILED in states:
+            return "error"
         if "caught" in states:
             return "caught by " + " and ".join(tier for tier, (state, _) in self.tiers.items() if state == "caught")
         return "error" if "error" in states else "MISSED"
@@ -76,7 +85,7 @@ def read_fault(patch: Path) -> Fault:
     missing = {"Fault", "Caught-by"} - set(header)
     if missing:
         raise SystemExit(f"{patch}: no {' or '.join(sorted(missing))} line before the diff")
-    return Fault(patch.stem, patch, header["Fault"], header["Caught-by"])
+    return Fault(patch.stem, patch, header["Fault"], header["Caught-by"].split())
 
 
 def list_faults(names: list[str]) -> list[Fault]:
@@ -142,15 +151,22 @@ def check(fault: Fault, tiers: list[str], scratch: Path) -> Outcome:
     outcome = Outcome(fault)
     copy = scratch / fault.name / "repo"
     copy_working_tree(copy)
+    site = write_sitecustomize(copy)
+    if "named" in tiers:
+        control, seconds = run_pytest(copy, site, fault.caught_by, scratch / fault.name / "control.log")
+        if control != "missed":  # the named tests fail (or cannot run) without the fault
+            print(f"{fault.name}: the named test does not pass without the fault (see control.log)",
+                  file=sys.stderr)
+            outcome.tiers["named"] = (CONTROL_FAILED, seconds)
+            tiers = [tier for tier in tiers if tier != "named"]
     applied = subprocess.run(["git", "apply", str(fault.patch)], cwd=copy, capture_output=True, text=True)
     if applied.returncode != 0:
         for tier in tiers:
             outcome.tiers[tier] = ("error", 0.0)
         print(f"{fault.name}: the patch does not apply: {applied.stderr.strip()}", file=sys.stderr)
         return outcome
-    site = write_sitecustomize(copy)
     for tier in tiers:
-        arguments = [*FAST_TIER, "-x"] if tier == "fast" else [fault.caught_by]
+        arguments = [*FAST_TIER, "-x"] if tier == "fast" else fault.caught_by
         outcome.tiers[tier] = run_pytest(copy, site, arguments, scratch / fault.name / f"{tier}.log")
     shutil.rmtree(copy, ignore_errors=True)
     return outcome
@@ -162,7 +178,7 @@ def table(outcomes: list[Outcome], tiers: list[str]) -> str:
     for outcome in outcomes:
         cells = [f"{outcome.tiers[tier][0]} ({outcome.tiers[tier][1]:.0f} s)" for tier in tiers]
         lines.append(f"| {outcome.fault.name} | " + " | ".join(cells)
-                     + f" | {outcome.verdict} | `{outcome.fault.caught_by}` |")
+                     + f" | {outcome.verdict} | `{' '.join(outcome.fault.caught_by)}` |")
     return "\n".join(lines)
 
 

@@ -142,6 +142,57 @@ def test_a_build_that_committed_some_dates_only_is_completed_by_the_next(warehou
         scenario.sql(f"drop table if exists {before}")
 
 
+def copy_project(destination: Path) -> Path:
+    """The dbt project's files (not the data or the Python packages), so a
+    test can edit a seed without touching the repository's."""
+    from dbt_harness import PROJECT_ROOT
+
+    for part in ("models", "macros", "seeds", "analyses", "tests/dbt"):
+        shutil.copytree(PROJECT_ROOT / part, destination / part)
+    shutil.copy(PROJECT_ROOT / "dbt_project.yml", destination / "dbt_project.yml")
+    return destination
+
+
+def test_stored_rows_built_with_a_changed_seed_or_var_are_rebuilt_whole_and_the_log_says_why(warehouse):
+    """The price band (a seed) is stored in fct_events, the plausible-date
+    vars in the parsed lines: an edit of either rebuilds the models whose rows
+    were built with it, whole, with one log line naming what changed, and
+    nothing else (no new file in between)."""
+    scenario = new_scenario("definitions", warehouse)
+    scenario.project_dir = copy_project(scenario.work_dir / "project")
+    write(scenario.raw_dir / "a.csv", [good_line(10 * day + n, day=day) for day in (1, 2) for n in range(2)])
+    scenario.dbt("build", *STAGING)
+    stored_bands = "select price_band, count(*) from {s}_marts.fct_events group by 1"
+    assert dict(scenario.sql(stored_bands)) == {"100-250": 4}
+    parsed_at = loaded_at(scenario, "a.csv")
+
+    seed = scenario.project_dir / "seeds" / "price_bands.csv"
+    header, *bands = seed.read_text().splitlines()  # the 100-250 band split in two, the order renumbered
+    bands = [band.split(",", 1)[1] for band in bands]
+    split = bands.index("100-250,100,250")
+    bands[split:split + 1] = ["100-150,100,150", "150-250,150,250"]
+    seed.write_text("\n".join([header, *(f"{order},{band}" for order, band in enumerate(bands, 1))]) + "\n")
+    scenario.dbt("build", *STAGING)  # the seed is reloaded (a parent of the fact), then the fact rebuilt
+    assert dict(scenario.sql(stored_bands)) == {"100-150": 4}
+    assert loaded_at(scenario, "a.csv") == parsed_at  # the parsed lines were not built with the seed
+    log = (scenario.work_dir / "logs" / "dbt.log").read_text()
+    assert "fct_events: rebuilt whole: its stored rows were built with another definition (seed.price_bands changed)" in log
+    assert "base_rees46__event_lines: rebuilt whole" not in log
+
+    later = {"plausible_event_date_min": "2019-11-02"}
+    scenario.dbt("build", *STAGING, vars=later)
+    assert events_by_date(scenario, "{s}_marts.fct_events") == {"2019-11-02": 2}
+    assert dict(scenario.sql("select quarantine_reason, count(*) from {s}_staging.stg_events_quarantine group by 1")) == {
+        "event_time before 2019-11-02 (implausible)": 2}
+    log = (scenario.work_dir / "logs" / "dbt.log").read_text()
+    assert "base_rees46__event_lines: rebuilt whole: its stored rows were built with another definition" \
+           " (var.plausible_event_date_min changed)" in log
+    reparsed_at = loaded_at(scenario, "a.csv")
+    assert reparsed_at > parsed_at
+    scenario.dbt("build", *STAGING, vars=later)  # the same definition: nothing to rebuild
+    assert loaded_at(scenario, "a.csv") == reparsed_at
+
+
 # --- a day added to a month equals a full build over the whole month -----------
 
 # build metadata that differs between any two builds, by design

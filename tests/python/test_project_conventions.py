@@ -5,7 +5,9 @@
   test and analysis uses the fact's flags;
 - every macro is documented in a macros.yml, and no macro holds a whole model
   (a `ref` in a macro would hide lineage from the model that calls it);
-- every `ref` of a model sits in an import CTE before the first transformation.
+- every `ref` of a model sits in an import CTE before the first transformation;
+- a var that shapes rows is read in a model's SQL, never inside a macro (an
+  incremental table's stored definition names the vars of its SQL only).
 """
 
 from __future__ import annotations
@@ -116,3 +118,28 @@ def test_the_documentation_check_notices_a_missing_column():
 
     widened = OutputSchema(TRAINING_RUNS.model, (*TRAINING_RUNS.fields, ("extra", "string")))
     assert documented_columns()[widened.model] != widened.columns
+
+
+# Vars macros may read: settings of a run, not of the rows a model stores
+# (which raw folder, whether data tests check every date), and the macros that
+# read the vars of a model by name.
+VARS_MACROS_MAY_READ = {"raw_events_path", "full_data_checks"}
+MACROS_READING_VARS_BY_NAME = {"definition_hash.sql", "stored_definition.sql", "validate_project_vars.sql"}
+VAR_READ = re.compile(r"\bvar\(\s*['\"]?([A-Za-z0-9_]*)")
+
+
+def vars_read_in_macros(folder: Path) -> list[str]:
+    found = []
+    for path in sorted(folder.rglob("*.sql")):
+        if path.name in MACROS_READING_VARS_BY_NAME:
+            continue
+        code = re.sub(r"{#.*?#}", "", path.read_text(), flags=re.S)
+        found += [f"{path.name}: var({name})" for name in VAR_READ.findall(code) if name not in VARS_MACROS_MAY_READ]
+    return found
+
+
+def test_vars_that_shape_rows_are_read_in_models_not_in_macros(tmp_path):
+    assert vars_read_in_macros(ROOT / "macros") == [], "pass the var's value in from the model instead"
+    # the check itself can fail: a macro reading a var by its name is caught
+    (tmp_path / "m.sql").write_text("{% macro m() %}{{ var('session_inactivity_minutes') }}{% endmacro %}")
+    assert vars_read_in_macros(tmp_path) == ["m.sql: var(session_inactivity_minutes)"]

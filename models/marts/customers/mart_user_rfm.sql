@@ -44,7 +44,7 @@ measured as (
         purchasers.user_id,
         purchasers.last_purchase_at,
         datediff(
-            {{ analysis_date('(select max(user_days.event_date) from user_days)') }},
+            {{ analysis_date('(select max(user_days.event_date) from user_days)', var('rfm_analysis_date')) }},
             to_date(purchasers.last_purchase_at)
         ) as recency_days,
         purchasers.purchase_sessions as frequency,

@@ -77,7 +77,7 @@ typed as (
 
     select
         *,
-        {{ parse_event_time('event_time_text') }} as event_at,
+        {{ parse_event_time('event_time_text', var('accepted_event_time_formats')) }} as event_at,
         cast(product_id_text as bigint) as product_id,
         cast(category_id_text as bigint) as category_id,
         cast(price_text as decimal(12, 2)) as price,
@@ -97,7 +97,7 @@ classified as (
             when event_at is null then 'unparseable event_time'
             when event_at < timestamp'{{ var("plausible_event_date_min") }}'
                 then 'event_time before {{ var("plausible_event_date_min") }} (implausible)'
-            when event_at > {{ latest_plausible_event_time() }}
+            when event_at > {{ latest_plausible_event_time(var('plausible_event_days_ahead')) }}
                 then 'event_time more than {{ var("plausible_event_days_ahead") }} day(s) after the build started'
             when event_type_text not in ({{ "'" ~ var('accepted_event_types') | join("', '") ~ "'" }})
                 then 'unknown event_type'
