@@ -65,13 +65,22 @@ class ServerEnv:
         )
 
     def dbt(self, *args: str, schema: str, raw_dir: Path, work_dir: Path, **extra: str) -> subprocess.CompletedProcess:
+        command, environment = self.dbt_command(*args, schema=schema, raw_dir=raw_dir, work_dir=work_dir, **extra)
+        return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=1800,
+                              cwd=PROJECT_ROOT)
+
+    def dbt_started(self, *args: str, schema: str, raw_dir: Path, work_dir: Path, **extra: str) -> subprocess.Popen:
+        """`dbt` as a process that runs on while the caller does other things
+        (its output, stderr included, in `stdout`)."""
+        command, environment = self.dbt_command(*args, schema=schema, raw_dir=raw_dir, work_dir=work_dir, **extra)
+        return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, cwd=PROJECT_ROOT)
+
+    def dbt_command(self, *args: str, schema: str, raw_dir: Path, work_dir: Path, **extra: str):
         dbt = Path(sys.executable).parent / "dbt"
-        return subprocess.run(
-            [str(dbt), *args, "--project-dir", str(PROJECT_ROOT),
-             "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")],
-            env=self.environ(REES46_SCHEMA=schema, REES46_RAW_DIR=str(raw_dir), **extra),
-            capture_output=True, text=True, timeout=1800, cwd=PROJECT_ROOT,
-        )
+        return ([str(dbt), *args, "--project-dir", str(PROJECT_ROOT),
+                 "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")],
+                self.environ(REES46_SCHEMA=schema, REES46_RAW_DIR=str(raw_dir), **extra))
 
     def pid(self, name: str = "server") -> int:
         from dbt.adapters.sparklocal.connections import server_pid_file

@@ -268,14 +268,29 @@ THRIFT_SELECTION = ("--select", "@ml_training_runs", "+mart_user_rfm")
 def thrift_build(server: ServerEnv, demo: DbtScenario, tmp_path_factory) -> subprocess.CompletedProcess:
     """`dbt build --target thrift` of THRIFT_SELECTION on the demo scenario's
     raw files, same schema name; `started` and `ended` hold when it ran
-    (seconds since the epoch). The data tests are left out: they are the
-    same queries on the same data as the demo build's, which compare_targets
-    shows equal; so are the unit tests, which bring their own rows and run in
-    the demo build."""
+    (seconds since the epoch), `pid` its process. The data tests are left
+    out: they are the same queries on the same data as the demo build's,
+    which compare_targets shows equal; so are the unit tests, which bring
+    their own rows and run in the demo build.
+    Once it holds the build lock, a second build on the same schemas is run
+    (`second`: its completed process), as a second person would start one."""
     started = time.time()
-    build = server.dbt("build", "--target", "thrift", *THRIFT_SELECTION, *NO_TESTS, "--vars", json.dumps(demo.vars),
-                       schema=demo.schema, raw_dir=demo.raw_dir, work_dir=tmp_path_factory.mktemp("thrift_build"))
-    build.started, build.ended = started, time.time()
+    first = server.dbt_started("build", "--target", "thrift", *THRIFT_SELECTION, *NO_TESTS,
+                               "--vars", json.dumps(demo.vars), schema=demo.schema, raw_dir=demo.raw_dir,
+                               work_dir=tmp_path_factory.mktemp("thrift_build"))
+    try:
+        lock = f"{demo.schema}__build_lock"
+        while first.poll() is None and not server.query(f"show databases like '{lock}'"):
+            time.sleep(0.5)
+        second = server.dbt("build", "--target", "thrift", "--select", "stg_raw_files", *NO_TESTS,
+                            "--vars", json.dumps(demo.vars), schema=demo.schema, raw_dir=demo.raw_dir,
+                            work_dir=tmp_path_factory.mktemp("second_build"))
+        output, _ = first.communicate(timeout=1800)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    build = subprocess.CompletedProcess(first.args, first.returncode, output, "")
+    build.started, build.ended, build.pid, build.second = started, time.time(), first.pid, second
     return build
 
 
@@ -361,6 +376,21 @@ def test_the_servers_python_models_stamp_utc_instants_whatever_its_time_zone(ser
         )[0]
         # written during the build: a stamp read as local time would be 8 hours off
         assert rows > 0 and thrift_build.started - 1 <= earliest <= latest <= thrift_build.ended + 1, (table, column)
+
+
+@on_the_cluster
+def test_a_second_build_on_the_same_schemas_stops_at_once_naming_the_running_one(server, thrift_build, demo):
+    assert thrift_build.returncode == 0, thrift_build.stdout[-3000:]
+    second = thrift_build.second.stdout + thrift_build.second.stderr
+    assert thrift_build.second.returncode != 0
+    [line] = [line for line in second.splitlines() if "Another dbt build is running" in line]
+    assert f"on the schemas {demo.schema}_*: started 20" in line
+    assert f" on {socket.gethostname()} (pid {thrift_build.pid})" in line and f"drop database {demo.schema}__build_lock" in line
+    # it stopped before touching anything: no raw table registered, no model started
+    assert "raw events: registering" not in second and " START sql " not in second, second[-3000:]
+    assert "Traceback" not in second
+    # the first build dropped its lock when it ended
+    assert server.query(f"show databases like '{demo.schema}__build_lock'") == []
 
 
 @on_the_cluster

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Any, Dict, Iterable, Type
+import socket
+from typing import Any, Dict, Iterable, Optional, Type
 
-from dbt.adapters.base import BaseRelation, PythonJobHelper
+from dbt.adapters.base import BaseRelation, PythonJobHelper, available
 from dbt.adapters.spark.column import SparkColumn
 from dbt.adapters.spark.impl import SparkAdapter
 
@@ -44,6 +46,26 @@ class SparkLocalAdapter(SparkAdapter):
             if stats:
                 return SparkColumn.convert_table_stats(stats.group(1))
         return {}
+
+    @available
+    def this_process(self) -> Dict[str, str]:
+        """The host and pid of this dbt process: what the build lock
+        (macros/build_lock.sql) says about the build holding it."""
+        return {"host": socket.gethostname(), "pid": str(os.getpid())}
+
+    @available
+    def process_is_running(self, host: str, pid: str) -> Optional[bool]:
+        """Whether process `pid` runs on `host`; None when `host` is another
+        machine (there is no knowing)."""
+        if host != socket.gethostname():
+            return None
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # someone else's process: it runs
+            return True
+        return True
 
     @property
     def default_python_submission_method(self) -> str:
