@@ -349,6 +349,28 @@ def test_a_new_day_scores_with_the_saved_models_and_trains_nothing(day_added):
     assert scored[0] > 0 and str(windows["score"]) == str(latest_day + dt.timedelta(days=1))
 
 
+def saved_versions(folder: Path) -> set[str]:
+    """The model versions saved under a model folder (ml.persist's layout)."""
+    return {path.stem for path in folder.glob("*/*/*.json")}
+
+
+def test_each_schema_scores_with_the_models_it_trained_and_saves_them_apart(day_added, demo, warehouse):
+    """Two schemas on one warehouse (the demo month in one file, and in daily
+    files with the last day added), different training data: each scores with
+    its own runs' models, saved in its own folder."""
+    folders = {}
+    for scenario in (demo, day_added):
+        own_runs = {run for runs in training_runs(scenario).values() for run in runs}
+        versions = {row[0] for row in scenario.sql(
+            "select distinct model_version from {s}_ml.ml_purchase_predictions union all"
+            " select distinct model_version from {s}_ml.ml_cart_predictions")}
+        assert versions and all(any(version.endswith(run) for run in own_runs) for version in versions), (
+            versions, own_runs)
+        folders[scenario.name] = saved_versions(warehouse / "ml_models" / f"{scenario.schema}_ml")
+        assert versions <= folders[scenario.name]
+    assert folders["demo"] and folders["day_added"] and not folders["demo"] & folders["day_added"]
+
+
 def test_a_changed_training_set_definition_retrains(day_added):
     before = training_runs(day_added)
     # a window var the training sets are cut by: every task's definition changes
